@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BargainingConfig(AppConfig):
+    name = "bargaining"
+    verbose_name = "Bargaining"

@@ -1,0 +1,202 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import ProtectedError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from simple_history.admin import SimpleHistoryAdmin
+
+from .errors import DomainError
+from .models import (
+    Category,
+    Demand,
+    Evidence,
+    EvidenceLink,
+    Figure,
+    Resolution,
+    ResolutionClause,
+    Status,
+    StatusChange,
+)
+from .services import demand_transition
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "position"]
+    list_editable = ["position"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class EvidenceLinkInline(admin.TabularInline):
+    model = EvidenceLink
+    extra = 0
+    autocomplete_fields = ["evidence"]
+
+
+class StatusChangeInline(admin.TabularInline):
+    """The status history, read-only: rows are written by `demand_transition` alone."""
+
+    model = StatusChange
+    fields = ["changed_at", "from_status", "to_status", "note", "internal_note", "session", "changed_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-changed_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class TransitionForm(forms.Form):
+    to_status = forms.ChoiceField(label="New status")
+    note = forms.CharField(label="Public note", widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    internal_note = forms.CharField(label="Team-only note", widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    session = forms.ModelChoiceField(queryset=None, required=False, label="Bargaining session")
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, demand: Demand, **kwargs) -> None:
+        from django.apps import apps
+
+        super().__init__(*args, **kwargs)
+        self.fields["to_status"].choices = [(value, Status(value).label) for value in demand.allowed_next_statuses]
+        self.fields["session"].queryset = apps.get_model("bargaining", "BargainingSession").objects.all()
+        self.fields["version"].initial = demand.version
+
+
+@admin.register(Demand)
+class DemandAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "category", "status", "visibility", "priority_tier", "owner", "version", "updated_at"]
+    list_filter = ["status", "category", "visibility", "priority_tier"]
+    list_select_related = ["category", "owner"]
+    search_fields = ["title", "summary", "slug"]
+    date_hierarchy = "updated_at"
+    prepopulated_fields = {"slug": ["title"]}
+    autocomplete_fields = ["category", "owner", "clauses"]
+    readonly_fields = ["status", "version", "created_at", "updated_at"]
+    inlines = [EvidenceLinkInline, StatusChangeInline]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "category", "summary", "body", "target", "owner", "clauses"]}),
+        ("Status", {"fields": ["status", "visibility", "version", "created_at", "updated_at"]}),
+        (
+            "Team only — never shown to members or the public",
+            {"fields": ["priority_tier", "internal_notes", "fallback_position"]},
+        ),
+    ]
+    change_form_template = "admin/demands/demand/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/transition/",
+                self.admin_site.admin_view(self.transition_view),
+                name="demands_demand_transition",
+            ),
+            *super().get_urls(),
+        ]
+
+    def save_model(self, request: HttpRequest, obj: Demand, form, change: bool) -> None:
+        if change:
+            obj.version += 1
+        super().save_model(request, obj, form, change)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ProtectedError:
+            self.message_user(request, "A demand with status history cannot be deleted.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:demands_demand_change", args=[object_id]))
+
+    def transition_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        demand = get_object_or_404(Demand, pk=object_id)
+        if not request.user.has_perm("demands.transition_demand"):
+            raise PermissionDenied
+        form = TransitionForm(request.POST or None, demand=demand)
+        if request.method == "POST" and form.is_valid():
+            session = form.cleaned_data["session"]
+            try:
+                change = demand_transition(
+                    demand_id=demand.pk,
+                    to_status=form.cleaned_data["to_status"],
+                    expected_version=form.cleaned_data["version"],
+                    by=request.user,
+                    note=form.cleaned_data["note"],
+                    internal_note=form.cleaned_data["internal_note"],
+                    session_id=session.pk if session else None,
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                self.message_user(request, f"{change}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:demands_demand_change", args=[demand.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": demand,
+            "form": form,
+            "title": f"Change the status of “{demand}”",
+        }
+        return TemplateResponse(request, "admin/demands/demand/transition.html", context)
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(admin.ModelAdmin):
+    """Browse the append-only history; nothing here can add, edit or delete a row."""
+
+    list_display = ["changed_at", "demand", "from_status", "to_status", "session", "changed_by"]
+    list_filter = ["to_status", "from_status", "demand__category"]
+    list_select_related = ["demand", "session", "changed_by"]
+    search_fields = ["demand__title", "note"]
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class FigureInline(admin.TabularInline):
+    model = Figure
+    extra = 0
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "kind", "publisher", "published_on", "visibility", "verified_at"]
+    list_filter = ["kind", "visibility", "publisher"]
+    search_fields = ["title", "publisher", "quote"]
+    date_hierarchy = "published_on"
+    autocomplete_fields = ["verified_by"]
+    inlines = [FigureInline, EvidenceLinkInline]
+
+
+class ResolutionClauseInline(admin.TabularInline):
+    model = ResolutionClause
+    extra = 0
+
+
+@admin.register(Resolution)
+class ResolutionAdmin(SimpleHistoryAdmin):
+    list_display = ["title", "governing_body", "number", "adopted_on", "vote"]
+    list_filter = ["governing_body"]
+    search_fields = ["title", "number", "summary"]
+    date_hierarchy = "adopted_on"
+    inlines = [ResolutionClauseInline]
+
+
+@admin.register(ResolutionClause)
+class ResolutionClauseAdmin(SimpleHistoryAdmin):
+    list_display = ["__str__", "resolution", "number"]
+    list_select_related = ["resolution"]
+    search_fields = ["text", "resolution__title"]
+    autocomplete_fields = ["resolution"]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DemandsConfig(AppConfig):
+    name = "demands"
+    verbose_name = "Demands"

@@ -1,0 +1,256 @@
+"""The union's contract demands, their status through bargaining, evidence and the resolution."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public"
+    MEMBERS = "members", "Members"
+    TEAM = "team", "Bargaining team only"
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PROPOSED = "proposed", "Proposed"
+    COUNTERED = "countered", "Countered"
+    TENTATIVE_AGREEMENT = "tentative_agreement", "Tentative agreement"
+    RATIFIED = "ratified", "Ratified"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+# The only statement of which status may follow which. `ratified` and `withdrawn` are final.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.DRAFT: frozenset({Status.PROPOSED, Status.WITHDRAWN}),
+    Status.PROPOSED: frozenset({Status.COUNTERED, Status.TENTATIVE_AGREEMENT, Status.WITHDRAWN}),
+    Status.COUNTERED: frozenset({Status.PROPOSED, Status.WITHDRAWN}),
+    Status.TENTATIVE_AGREEMENT: frozenset({Status.RATIFIED, Status.COUNTERED, Status.WITHDRAWN}),
+    Status.RATIFIED: frozenset(),
+    Status.WITHDRAWN: frozenset(),
+}
+# Moving to these statuses needs a public note saying why.
+NOTE_REQUIRED: frozenset[str] = frozenset({Status.WITHDRAWN})
+
+
+class PriorityTier(models.TextChoices):
+    MUST_HAVE = "must_have", "Must-have"
+    IMPORTANT = "important", "Important"
+    TRADEABLE = "tradeable", "Tradeable"
+
+
+class Category(models.Model):
+    """A theme that groups demands, e.g. trauma supports or holistic safety."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order on pages and in digests.")
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Demand(models.Model):
+    """A contract demand the union brings to the table."""
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    summary = models.TextField(help_text="Member-facing summary, shown on pages and in digests.")
+    body = models.TextField(blank=True)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="demands")
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.TEAM, db_index=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_demands"
+    )
+    target = models.CharField(max_length=255, blank=True, help_text='e.g. "one social worker per 250 students"')
+    clauses = models.ManyToManyField("ResolutionClause", blank=True, related_name="demands")
+    version = models.PositiveIntegerField(default=1, editable=False)
+    # Team-only: never shown outside the bargaining team's views.
+    internal_notes = models.TextField(blank=True)
+    fallback_position = models.TextField(blank=True)
+    priority_tier = models.CharField(max_length=16, choices=PriorityTier.choices, default=PriorityTier.IMPORTANT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["category__position", "title"]
+        permissions = [("transition_demand", "Can move a demand to another status")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("demands:demand_detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_open(self) -> bool:
+        return bool(TRANSITIONS[self.status])
+
+    @property
+    def allowed_next_statuses(self) -> list[str]:
+        """The statuses this demand may move to next, in the order of `Status`."""
+        return [value for value in Status.values if value in TRANSITIONS[self.status]]
+
+
+class StatusChange(models.Model):
+    """One move of a demand from one status to another; append-only."""
+
+    demand = models.ForeignKey(Demand, on_delete=models.PROTECT, related_name="status_changes")
+    from_status = models.CharField(max_length=32, choices=Status.choices)
+    to_status = models.CharField(max_length=32, choices=Status.choices)
+    note = models.TextField(blank=True, help_text="Public note, shown to members and the public.")
+    internal_note = models.TextField(blank=True, help_text="Team-only note.")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    session = models.ForeignKey(
+        "bargaining.BargainingSession",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="status_changes",
+    )
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        get_latest_by = "changed_at"
+        constraints = [
+            models.CheckConstraint(condition=~Q(from_status=models.F("to_status")), name="status_change_moves"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.demand}: {self.get_from_status_display()} → {self.get_to_status_display()}"
+
+
+class Evidence(models.Model):
+    """A source that backs demands: a report, statistic, news item, testimony or board document."""
+
+    class Kind(models.TextChoices):
+        REPORT = "report", "Report"
+        STATISTIC = "statistic", "Statistic"
+        NEWS = "news", "News"
+        TESTIMONY = "testimony", "Testimony"
+        RESEARCH = "research", "Research"
+        BOARD_DOCUMENT = "board_document", "Board document"
+
+    title = models.CharField(max_length=255)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    publisher = models.CharField(max_length=200, blank=True)
+    published_on = models.DateField(null=True, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    quote = models.TextField(blank=True, help_text="Verbatim quote from the source.")
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.TEAM, db_index=True)
+    demands = models.ManyToManyField(Demand, through="EvidenceLink", related_name="evidence", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-published_on", "title"]
+        verbose_name_plural = "evidence"
+        constraints = [
+            models.UniqueConstraint(fields=["title", "publisher"], name="evidence_unique_title_publisher"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Figure(models.Model):
+    """A number quoted from a piece of evidence, e.g. 2354 misconduct complaint records."""
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="figures")
+    value = models.DecimalField(max_digits=14, decimal_places=2)
+    unit = models.CharField(max_length=100, help_text='e.g. "misconduct complaint records"')
+    period = models.CharField(max_length=100, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["evidence", "id"]
+        constraints = [models.CheckConstraint(condition=Q(value__gte=0), name="figure_value_non_negative")]
+
+    def __str__(self) -> str:
+        value = self.value.normalize() if self.value == self.value.to_integral() else self.value
+        return f"{value:,f} {self.unit}"
+
+
+class EvidenceLink(models.Model):
+    """Evidence cited for a demand, with the one-line claim it supports."""
+
+    demand = models.ForeignKey(Demand, on_delete=models.CASCADE, related_name="evidence_links")
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="links")
+    claim = models.CharField(max_length=255, help_text='One line: "supports: ..."')
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["demand", "id"]
+        constraints = [models.UniqueConstraint(fields=["demand", "evidence"], name="evidence_link_unique_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.evidence} → {self.demand}"
+
+
+class Resolution(models.Model):
+    """A resolution of a governing body, such as the Board of Education's vote on police in schools."""
+
+    governing_body = models.CharField(max_length=200)
+    number = models.CharField(max_length=50, blank=True, help_text="The body's own number, when known.")
+    title = models.CharField(max_length=255)
+    adopted_on = models.DateField()
+    vote = models.CharField(max_length=100, help_text='e.g. "7–0, unanimous"')
+    summary = models.TextField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-adopted_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["governing_body", "number"], condition=~Q(number=""), name="resolution_unique_number"
+            ),
+            models.UniqueConstraint(fields=["governing_body", "adopted_on", "title"], name="resolution_unique_title"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.governing_body}, {self.adopted_on:%Y-%m-%d}: {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("demands:resolution_detail", kwargs={"pk": self.pk})
+
+
+class ResolutionClause(models.Model):
+    """A numbered clause of a resolution that demands can rest on."""
+
+    resolution = models.ForeignKey(Resolution, on_delete=models.CASCADE, related_name="clauses")
+    number = models.PositiveSmallIntegerField()
+    text = models.TextField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["resolution", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["resolution", "number"], name="clause_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="clause_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"§{self.number} {self.text[:60]}"

@@ -1,0 +1,107 @@
+import datetime
+from decimal import Decimal
+
+import factory
+from django.contrib.auth.models import User
+
+from bargaining.models import BargainingSession
+from demands.models import (
+    Category,
+    Demand,
+    Evidence,
+    EvidenceLink,
+    Figure,
+    Resolution,
+    ResolutionClause,
+    Status,
+    Visibility,
+)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+    position = factory.Sequence(int)
+
+
+class DemandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Demand
+
+    title = factory.Sequence(lambda n: f"Demand {n}")
+    slug = factory.Sequence(lambda n: f"demand-{n}")
+    summary = factory.LazyAttribute(lambda demand: f"What {demand.title} asks for.")
+    category = factory.SubFactory(CategoryFactory)
+    status = Status.PROPOSED
+    visibility = Visibility.PUBLIC
+
+
+class EvidenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Evidence
+
+    title = factory.Sequence(lambda n: f"Evidence {n}")
+    kind = Evidence.Kind.REPORT
+    publisher = "Publisher"
+    published_on = datetime.date(2024, 2, 22)
+    quote = "A verbatim quote."
+    visibility = Visibility.PUBLIC
+
+
+class FigureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Figure
+
+    evidence = factory.SubFactory(EvidenceFactory)
+    value = Decimal(42)
+    unit = "records"
+
+
+class EvidenceLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EvidenceLink
+
+    demand = factory.SubFactory(DemandFactory)
+    evidence = factory.SubFactory(EvidenceFactory)
+    claim = "supports: the demand"
+
+
+class ResolutionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Resolution
+
+    governing_body = "Board of Education"
+    number = factory.Sequence(lambda n: f"24-{n:04d}")
+    title = factory.Sequence(lambda n: f"Resolution {n}")
+    adopted_on = datetime.date(2024, 2, 22)
+    vote = "Unanimous"
+
+
+class ResolutionClauseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ResolutionClause
+
+    resolution = factory.SubFactory(ResolutionFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    text = "Be it resolved."
+
+
+class BargainingSessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BargainingSession
+
+    held_on = datetime.date(2026, 11, 2)
+    location = "CPS headquarters"
