@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from .models import Demand, Evidence, Resolution, StatusChange
+from .models import Demand, Evidence, EvidenceLink, Resolution, StatusChange
 from .roles import visibilities_for
 
 Viewer = User | AnonymousUser | None
@@ -34,3 +34,9 @@ def evidence_visible_to(user: Viewer) -> QuerySet[Evidence]:
 def resolutions_visible_to(user: Viewer) -> QuerySet[Resolution]:
     """Resolutions are public records of a governing body: everyone may read them."""
     return Resolution.objects.all()
+
+
+def evidence_links_visible_to(user: Viewer) -> QuerySet[EvidenceLink]:
+    """Links whose demand and evidence `user` may both see: a link never reveals a hidden side."""
+    visible = visibilities_for(user)
+    return EvidenceLink.objects.filter(demand__visibility__in=visible, evidence__visibility__in=visible)
