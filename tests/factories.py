@@ -4,7 +4,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth.models import User
 
-from bargaining.models import BargainingSession
+from bargaining.models import BargainingSession, Member
 from demands.models import (
     Category,
     Demand,
@@ -14,6 +14,7 @@ from demands.models import (
     Resolution,
     ResolutionClause,
     Status,
+    StatusChange,
     Visibility,
 )
 
@@ -105,3 +106,25 @@ class BargainingSessionFactory(factory.django.DjangoModelFactory):
 
     held_on = datetime.date(2026, 11, 2)
     location = "CPS headquarters"
+
+
+# --- API ---
+
+
+class StatusChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StatusChange
+
+    demand = factory.SubFactory(DemandFactory)
+    from_status = Status.DRAFT
+    to_status = Status.PROPOSED
+    note = "Presented at the table."
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Member
+
+    email = factory.Sequence(lambda n: f"member{n}@example.org")
+    name = factory.Sequence(lambda n: f"Member {n}")
+    school = "Kenwood Academy"
