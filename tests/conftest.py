@@ -52,6 +52,12 @@ def admin_user(db) -> User:
 
 
 @pytest.fixture
+def fast_passwords(settings) -> None:
+    """Hash test passwords cheaply: API tests create several users each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def api_client(db):
     """Makes DRF test clients: `api_client()` is anonymous, `api_client(user)` sends `user`'s token."""
     from django.core.cache import cache

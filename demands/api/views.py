@@ -31,7 +31,6 @@ from ..selectors import (
 from ..services import demand_create, demand_transition, demand_update
 from .exceptions import InvalidIfMatch, PreconditionRequired, error_responses
 from .filters import DemandFilter, EvidenceFilter
-from .permissions import IsTeamOrReadOnly
 from .serializers import (
     DemandInputSerializer,
     DemandSerializer,
@@ -140,7 +139,6 @@ class DemandViewSet(
 ):
     """Demands: read by anyone within their visibility; written by the bargaining team through the services."""
 
-    permission_classes = [IsTeamOrReadOnly]
     parser_classes = [JSONParser]
     filterset_class = DemandFilter
     search_fields = ["title", "summary"]

@@ -14,7 +14,7 @@ from tests.factories import (
     StatusChangeFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 LIST = "/api/v1/demands/"
 
