@@ -156,8 +156,11 @@ class DemandViewSet(
         return TeamDemandSerializer if viewer_is_team(self) else DemandSerializer
 
     def get_object(self) -> Demand:
-        # Detail routes ignore the list filters: /demands/5/?status=draft is demand 5, whatever its status.
-        demand = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        """The demand of the URL, if the caller may see it; without the prefetches of a representation.
+
+        Detail routes ignore the list filters: /demands/5/?status=draft is demand 5, whatever its status.
+        """
+        demand = get_object_or_404(demands_visible_to(self.request.user), pk=self.kwargs["pk"])
         self.check_object_permissions(self.request, demand)
         return demand
 
@@ -169,7 +172,7 @@ class DemandViewSet(
         return Response(self.get_serializer(demand).data, status=status, headers=headers)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        demand = self.get_object()
+        demand = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
         return Response(self.get_serializer(demand).data, headers={"ETag": f'"{demand.version}"'})
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
