@@ -1,5 +1,6 @@
 """List filters. Filters that could reveal team-only material refuse non-team callers instead of leaking."""
 
+import datetime
 from typing import Any
 
 import django_filters
@@ -22,6 +23,23 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date and time, converted to UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError("This date and time is out of range.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 def by_category(queryset: QuerySet, name: str, value: str) -> QuerySet:
     """`category=<slug>` or `category=<id>`."""
     if value.isdigit() and len(value) < 19:
@@ -38,7 +56,7 @@ class DemandFilter(django_filters.FilterSet):
         method="by_priority_tier",
         help_text="Bargaining team only; anyone else gets 400.",
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="ISO 8601 date and time, e.g. 2026-11-02T09:00:00Z."
     )
 

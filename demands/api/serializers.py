@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from django.contrib.auth.models import User
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from ..models import (
@@ -64,6 +64,14 @@ class CheckedSlugRelatedField(serializers.SlugRelatedField):
 
 
 # --- Output ---
+
+
+@extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+class OptionalURLField(serializers.CharField):
+    """A URL, or null when there is none (the model stores a blank string)."""
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
 
 
 class EvidenceLinkSerializer(serializers.ModelSerializer):
@@ -188,6 +196,7 @@ class DemandLinkSerializer(serializers.ModelSerializer):
 class EvidenceSerializer(serializers.ModelSerializer):
     """A source backing demands, with its figures and the demands it supports."""
 
+    url = OptionalURLField(read_only=True)
     figures = FigureSerializer(many=True, read_only=True)
     demands = DemandLinkSerializer(source="links", many=True, read_only=True)
 
@@ -236,6 +245,7 @@ class ResolutionClauseSerializer(serializers.ModelSerializer):
 class ResolutionSerializer(serializers.ModelSerializer):
     """A resolution of a governing body, with its clauses."""
 
+    url = OptionalURLField(read_only=True)
     clauses = ResolutionClauseSerializer(many=True, read_only=True)
 
     class Meta:

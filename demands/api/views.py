@@ -4,6 +4,7 @@ import re
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -29,7 +30,7 @@ from ..selectors import (
     status_changes_visible_to,
 )
 from ..services import demand_create, demand_transition, demand_update
-from .exceptions import InvalidIfMatch, PreconditionRequired, error_responses
+from .exceptions import InvalidIfMatch, PreconditionRequired, error_body, error_responses
 from .filters import DemandFilter, EvidenceFilter
 from .serializers import (
     DemandInputSerializer,
@@ -62,6 +63,12 @@ IF_MATCH_HEADER = OpenApiParameter(
     description="The ETag from GET. A stale one gets 412 and changes nothing. "
     "Without it the body must carry `version`; with neither the request gets 428.",
 )
+
+
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any other URL under /api/: a 404 in the API's error shape, not an HTML page."""
+    detail = "There is no such API URL. API URLs end with a slash, e.g. /api/v1/demands/; see /api/docs/."
+    return JsonResponse(error_body(detail, "not_found"), status=404)
 
 
 def is_schema_request(view: Any) -> bool:
