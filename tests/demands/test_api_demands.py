@@ -487,3 +487,9 @@ def test_token_endpoint_is_throttled(api_client, monkeypatch, team_user):
     client = api_client()
     codes = [client.post("/api/v1/auth/token/", {"username": "x", "password": "y"}).status_code for _ in range(3)]
     assert codes == [400, 400, 429]
+
+
+@pytest.mark.parametrize("method", ["get", "put", "post", "delete"])
+def test_unknown_api_urls_get_404_in_the_error_shape(api_client, team_user, method):
+    response = getattr(api_client(team_user), method)("/api/v1/no-such-thing/1.5/", {}, format="json")
+    assert_error_shape(response, 404, "not_found")
