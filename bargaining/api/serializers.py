@@ -3,12 +3,12 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from demands.api.serializers import TEAM_ONLY
+from demands.api.serializers import TEAM_ONLY, OutputSerializer
 
 from ..models import BargainingSession, Member
 
 
-class SessionSerializer(serializers.ModelSerializer):
+class SessionSerializer(OutputSerializer):
     """A bargaining session as anyone sees it: when, where, what kind, which visible demands came up."""
 
     demands = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of demands discussed.")
@@ -31,7 +31,7 @@ class TeamSessionSerializer(SessionSerializer):
         read_only_fields = SessionSerializer.Meta.fields
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(OutputSerializer):
     """A member's digest subscription: personal data, for the bargaining team and admins only."""
 
     topics = serializers.SlugRelatedField(

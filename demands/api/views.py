@@ -21,7 +21,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import ScopedRateThrottle
 
 from ..errors import StaleVersion
-from ..models import Demand
+from ..models import Demand, ResolutionClause
 from ..roles import is_team
 from ..selectors import (
     demands_visible_to,
@@ -158,7 +158,10 @@ class DemandViewSet(
         return (
             demands_visible_to(user)
             .select_related("owner")
-            .prefetch_related("clauses", Prefetch("evidence_links", queryset=evidence_links_visible_to(user)))
+            .prefetch_related(
+                Prefetch("clauses", queryset=ResolutionClause.objects.only("id"), to_attr="clause_list"),
+                Prefetch("evidence_links", queryset=evidence_links_visible_to(user), to_attr="evidence_list"),
+            )
         )
 
     def get_serializer_class(self) -> type[BaseSerializer]:
