@@ -174,7 +174,18 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bargaining Demand Tracker API",
-    "DESCRIPTION": "Contract demands, their status through bargaining, evidence and the Board resolution.",
+    "DESCRIPTION": (
+        "Contract demands, their status through bargaining, evidence and the Board resolution.\n\n"
+        "**Who sees what.** Anyone reads public items; member accounts also read `members` items; the "
+        "bargaining team and admins read everything and write demands. Fields marked *Bargaining team only* "
+        "are absent from everyone else's responses. `members/` is for the team and admins only.\n\n"
+        "**Auth.** Session, or `Authorization: Token <key>` with a token from `POST /api/v1/auth/token/`.\n\n"
+        "**Changing a demand.** `GET` gives an `ETag` (the `version`). `PUT`, `PATCH` and `transition/` take it "
+        "back as `If-Match` (or `version` in the body): stale gets 412 and changes nothing, none gets 428. "
+        "The status changes only through `transition/`.\n\n"
+        "**Errors.** Every 4xx is `{detail, code, errors}`: `errors` maps fields to messages. "
+        "Times are ISO 8601 in UTC."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
