@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from bargaining.api.urls import router as bargaining_api
 from demands.api.urls import router as demands_api
-from demands.api.views import TokenView, not_found
+from demands.api.views import DocsView, TokenView, not_found
 
 from . import views
 
@@ -14,7 +14,7 @@ urlpatterns = [
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
     path("api/v1/", include(demands_api.urls + bargaining_api.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/(?P<path>.*)$", not_found),
     path("", include("demands.urls")),
 ]
