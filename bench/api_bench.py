@@ -260,7 +260,8 @@ def main() -> None:
     }
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
-    (results_dir / f"api_bench-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(summary, indent=2))
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (results_dir / f"api_bench-{stamp}.json").write_text(json.dumps(summary, indent=2))
 
     print(
         f"{args.demands} demands, {rows} per response, gunicorn {args.workers} workers, {args.threads} client threads"
