@@ -169,3 +169,19 @@ def test_team_member_can_change_demands_but_not_users(client, team_user, campaig
     assert client.get(admin_url(Demand, "change", demand.pk)).status_code == 200
     assert client.get(reverse("admin:demands_demand_transition", args=[demand.pk])).status_code == 200
     assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+
+
+def test_audit_of_a_deleted_object_stays_readable_in_the_admin(client, admin_user):
+    from demands.models import Evidence
+    from tests.factories import EvidenceFactory
+
+    evidence = EvidenceFactory(title="Report to be deleted", publisher="Old publisher")
+    evidence.publisher = "New publisher"
+    evidence.save()
+    evidence.delete()
+    client.force_login(admin_user)
+    response = client.get(admin_url(Evidence.history.model, "changelist"), {"q": "Report to be deleted"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "deleted" in page
+    assert "publisher: &#x27;Old publisher&#x27; → &#x27;New publisher&#x27;" in page
