@@ -189,9 +189,7 @@ def test_import_retries_a_batch_once_when_someone_adds_the_same_address_meanwhil
 
 
 def _queries_to_import(count: int, offset: int) -> int:
-    text = HEADER + "".join(
-        f"q{offset + i}@example.org,Member {i},,en,weekly,trauma-supports\n" for i in range(count)
-    )
+    text = HEADER + "".join(f"q{offset + i}@example.org,Member {i},,en,weekly,trauma-supports\n" for i in range(count))
     rows = members_csv_parse(text=text)
     with CaptureQueriesContext(connection) as queries:
         members_import(rows=rows)
