@@ -7,7 +7,6 @@ from itertools import islice
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
@@ -21,6 +20,8 @@ from .roster import CSV_COLUMNS, TOPIC_SEPARATOR, NumberedRow, RowCells
 
 EDITABLE_FIELDS = frozenset({"email", "name", "school", "language", "frequency", "state", "topics"})
 DUPLICATE_EMAIL = "A member with this email address already exists (case does not matter)."
+# PostgreSQL cannot store NUL in text, and model fields (unlike form fields) do not check for it.
+NUL_CHARACTERS = "Null characters are not allowed."
 IMPORT_BATCH_SIZE = 1000
 
 
@@ -43,6 +44,9 @@ def _validate(member: Member) -> None:
         member.full_clean(validate_constraints=False)
     except ValidationError as exc:
         errors = exc.message_dict
+    for name in ("email", "name", "school", "language"):
+        if "\x00" in getattr(member, name):
+            errors.setdefault(name, []).append(NUL_CHARACTERS)
     if "email" not in errors and _email_taken(member.email, exclude_id=member.pk):
         errors["email"] = [DUPLICATE_EMAIL]
     if errors:
@@ -209,6 +213,13 @@ def _parse(number: int, raw: RowCells, topic_keys: dict[str, int], seen: dict[st
         fault = Fault("row", "", f"has {count} cells; the header has {len(CSV_COLUMNS)}")
         return RejectedRow(number, (fault,))
     cells = {column: str(raw[column]).strip() for column in CSV_COLUMNS}
+    nul_faults = [
+        Fault(column, value.replace("\x00", "\N{SYMBOL FOR NULL}"), NUL_CHARACTERS)
+        for column, value in cells.items()
+        if "\x00" in value
+    ]
+    if nul_faults:
+        return RejectedRow(number, tuple(nul_faults))
     faults: list[Fault] = []
 
     email = cells["email"]
@@ -216,9 +227,7 @@ def _parse(number: int, raw: RowCells, topic_keys: dict[str, int], seen: dict[st
         faults.append(Fault("email", "", "missing"))
     else:
         try:
-            validate_email(email)
-            if len(email) > Member._meta.get_field("email").max_length:
-                raise ValidationError("too long")
+            Member._meta.get_field("email").run_validators(email)
         except ValidationError:
             faults.append(Fault("email", email, "not a valid email address"))
         else:
@@ -228,11 +237,13 @@ def _parse(number: int, raw: RowCells, topic_keys: dict[str, int], seen: dict[st
 
     values: dict[str, str] = {}
     for column in ("name", "school"):
-        limit = Member._meta.get_field(column).max_length
-        if len(cells[column]) > limit:
-            faults.append(Fault(column, cells[column], f"longer than {limit} characters"))
-        elif cells[column]:
-            values[column] = cells[column]
+        try:
+            Member._meta.get_field(column).run_validators(cells[column])
+        except ValidationError as exc:
+            faults.append(Fault(column, cells[column], " ".join(exc.messages)))
+        else:
+            if cells[column]:
+                values[column] = cells[column]
 
     language = cells["language"].lower().replace("_", "-")
     if language:

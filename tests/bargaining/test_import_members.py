@@ -87,6 +87,23 @@ def test_a_row_reports_every_fault_it_has():
     assert str(report.rejected[0]).startswith("row 2: email “nope”: not a valid email address; language")
 
 
+def test_cells_the_database_would_refuse_are_rejected_without_stopping_the_batch():
+    report = run_import(
+        HEADER
+        + f"long@example.org,{'x' * 201},,,,\n"
+        + "nul@example.org,,Lincoln\x00Park,,,\n"
+        + f"{'a' * 250}@example.org,,,,,\n"
+        + "fine@example.org,Fine,,,,\n"
+    )
+
+    faults = {row.row: row.faults[0] for row in report.rejected}
+    assert faults[2].field == "name"
+    assert faults[2].reason == "Ensure this value has at most 200 characters (it has 201)."
+    assert faults[3] == Fault("school", "Lincoln\N{SYMBOL FOR NULL}Park", "Null characters are not allowed.")
+    assert (faults[4].field, faults[4].reason) == ("email", "not a valid email address")
+    assert list(Member.objects.values_list("email", flat=True)) == ["fine@example.org"]
+
+
 def test_a_row_with_too_many_cells_is_rejected():
     report = run_import(HEADER + "x@example.org,X,,en,weekly,,surplus\n")
 

@@ -56,6 +56,12 @@ def test_create_reports_every_bad_field():
     assert set(caught.value.errors) == {"email", "frequency", "language"}
 
 
+def test_create_refuses_null_characters_postgresql_cannot_store():
+    with pytest.raises(ValidationFailed) as caught:
+        member_create(email="ana@example.org", name="An\x00a")
+    assert caught.value.errors == {"name": ["Null characters are not allowed."]}
+
+
 def test_update_sets_and_clears_unsubscribed_at_with_the_state():
     member = MemberFactory()
 
