@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from demands.errors import ValidationFailed
 
 from .forms import PreferencesForm
-from .links import member_preferences_url
+from .links import member_preferences_path
 from .models import Member
 from .selectors import member_for_token
 from .services import member_set_preferences, member_unsubscribe
@@ -19,7 +19,8 @@ from .tokens import PREFERENCES, UNSUBSCRIBE
 
 def _private(response: HttpResponse) -> HttpResponse:
     # The token in the URL is a credential: keep it out of Referer headers sent to other sites.
-    response["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": browsers then send `Origin: null` with the form's POST and CSRF refuses it.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 
@@ -38,7 +39,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     member = member_for_token(UNSUBSCRIBE, token)
     if member is None:
         return _invalid_link(request)
-    context = {"member": member, "preferences_url": member_preferences_url(member)}
+    context = {"member": member, "preferences_url": member_preferences_path(member)}
     if request.method == "POST":
         context["member"] = member_unsubscribe(member_id=member.pk)
         return _private(render(request, "bargaining/unsubscribed.html", context))

@@ -1,4 +1,5 @@
 import pytest
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -45,7 +46,7 @@ def test_get_shows_a_confirmation_and_changes_nothing(browser):
     assert b"ana@example.org" in response.content
     assert b'<form method="post">' in response.content
     assert b"Unsubscribe</button>" in response.content
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-cache" in response["Cache-Control"]
     member.refresh_from_db()
     assert member.state == Member.State.ACTIVE
@@ -220,3 +221,50 @@ def test_unsubscribe_token_does_not_open_preferences(browser):
 
     assert response.status_code == 404
     assert b"This link is not valid" in response.content
+
+
+# --- In a real browser ---
+
+
+@pytest.fixture
+def page(live_server, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
+        yield browser.new_page()
+        browser.close()
+        # Inside Playwright's loop Django's connections are context-local: the test's ORM calls opened
+        # their own, which would otherwise outlive the test and block dropping the test database.
+        connections.close_all()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_member_changes_preferences_then_unsubscribes_in_a_browser(page, live_server):
+    trauma = CategoryFactory(name="Trauma supports")
+    member = MemberFactory(email="ana@example.org", frequency=Member.Frequency.WEEKLY)
+
+    page.goto(live_server.url + preferences_path(member))
+    page.get_by_label("Daily").check()
+    page.get_by_label("Trauma supports").check()
+    page.get_by_role("button", name="Save preferences").click()
+    page.get_by_text("Your preferences are saved.").wait_for()
+    member.refresh_from_db()
+    assert member.frequency == Member.Frequency.DAILY
+    assert list(member.topics.all()) == [trauma]
+
+    page.goto(live_server.url + unsubscribe_path(member))
+    page.get_by_role("button", name="Unsubscribe").click()
+    page.get_by_role("heading", name="You are unsubscribed").wait_for()
+    member.refresh_from_db()
+    assert member.state == Member.State.UNSUBSCRIBED
+
+    page.get_by_role("link", name="Subscribe again").click()
+    page.get_by_label("Yes, send me digests again").check()
+    page.get_by_role("button", name="Save preferences").click()
+    page.get_by_text("Your preferences are saved.").wait_for()
+    member.refresh_from_db()
+    assert member.state == Member.State.ACTIVE
