@@ -34,7 +34,8 @@ class MemberAdmin(admin.ModelAdmin):
     list_display = ["email", "name", "school", "language", "frequency", "state", "topic_names", "updated_at"]
     list_filter = ["state", "frequency", "language", "topics"]
     search_fields = ["email", "name", "school"]
-    fields = ["email", "name", "school", "language", "frequency", "topics", "state", "unsubscribed_at"]
+    add_fields = ["email", "name", "school", "language", "frequency", "topics"]
+    fields = [*add_fields, "state", "unsubscribed_at", "created_at", "updated_at"]
     readonly_fields = ["unsubscribed_at", "created_at", "updated_at"]
     filter_horizontal = ["topics"]
     list_per_page = 100
@@ -45,9 +46,8 @@ class MemberAdmin(admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("topics")
 
     def get_fields(self, request: HttpRequest, obj: Member | None = None) -> list[str]:
-        # A new member starts active; state changes afterwards (unsubscribe, bounce) are recorded.
-        fields = [*self.fields, "created_at", "updated_at"] if obj else self.fields[:6]
-        return fields
+        # A new member starts active; the state changes later (unsubscribe, bounce), with its timestamp.
+        return self.fields if obj else self.add_fields
 
     @admin.display(description="Topics")
     def topic_names(self, member: Member) -> str:
@@ -58,7 +58,7 @@ class MemberAdmin(admin.ModelAdmin):
         if change:
             saved = member_update(member_id=obj.pk, **data)
         else:
-            saved = member_create(**{name: form.cleaned_data[name] for name in self.get_fields(request)})
+            saved = member_create(**{name: form.cleaned_data[name] for name in self.add_fields})
         obj.pk = saved.pk
         obj.refresh_from_db()
 

@@ -182,8 +182,9 @@ class ImportReport:
 
     def __str__(self) -> str:
         verb = "would be " if self.dry_run else ""
+        rows = "1 row" if self.total == 1 else f"{self.total} rows"
         return (
-            f"{self.total} rows: {self.created} {verb}created, {self.updated} {verb}updated, "
+            f"{rows}: {self.created} {verb}created, {self.updated} {verb}updated, "
             f"{self.unchanged} unchanged, {len(self.rejected)} rejected."
         )
 

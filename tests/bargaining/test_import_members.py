@@ -300,7 +300,7 @@ def test_command_dry_run_changes_nothing(tmp_path):
 
     out, _ = call(str(path), "--dry-run")
 
-    assert "Dry run, nothing changed. 1 rows: 1 would be created" in out
+    assert "Dry run, nothing changed. 1 row: 1 would be created" in out
     assert not Member.objects.exists()
 
 
