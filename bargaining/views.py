@@ -18,8 +18,9 @@ from .tokens import PREFERENCES, UNSUBSCRIBE
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    # The token in the URL is a credential: keep it out of Referer headers sent to other sites.
-    # Not "no-referrer": browsers then send `Origin: null` with the form's POST and CSRF refuses it.
+    # The token in the URL is a credential: keep it out of Referer headers sent to other sites, whatever
+    # SECURE_REFERRER_POLICY says. Not "no-referrer": browsers then send `Origin: null` with the form's
+    # POST and CSRF refuses it.
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
