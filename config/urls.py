@@ -11,6 +11,7 @@ from . import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("subscriptions/", include("bargaining.urls")),
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
     path("api/v1/", include(demands_api.urls + bargaining_api.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -19,7 +19,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     except psycopg.OperationalError as exc:
         pytest.exit(
             f"PostgreSQL at DATABASE_URL={url} cannot be reached ({str(exc).strip()}).\n"
-            "Start it (see README.md, 'Running the tests') or point DATABASE_URL at a server you can use.",
+            "Start it (.ci/run shows how) or point DATABASE_URL at a server you can use.",
             returncode=3,
         )
 
@@ -29,17 +29,24 @@ def anonymous() -> AnonymousUser:
     return AnonymousUser()
 
 
+def _group(name: str) -> Group:
+    # The groups come from a data migration; a transactional test's flush deletes them, and
+    # transactional tests run last, one after another. Recreated this way a group has its name
+    # (what the roles check) but not the team's model permissions (the admin's concern).
+    return Group.objects.get_or_create(name=name)[0]
+
+
 @pytest.fixture
 def team_user(db) -> User:
     user = factories.UserFactory(username="team-member")
-    user.groups.add(Group.objects.get(name=TEAM_GROUP))
+    user.groups.add(_group(TEAM_GROUP))
     return user
 
 
 @pytest.fixture
 def member_user(db) -> User:
     user = factories.UserFactory(username="member-account")
-    user.groups.add(Group.objects.get(name=MEMBERS_GROUP))
+    user.groups.add(_group(MEMBERS_GROUP))
     return user
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth.models import User
 
-from bargaining.models import BargainingSession, Member
+from bargaining.models import BargainingSession
 from demands.models import (
     Category,
     Demand,
@@ -108,6 +108,19 @@ class BargainingSessionFactory(factory.django.DjangoModelFactory):
     location = "CPS headquarters"
 
 
+# --- Members ---
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bargaining.Member"
+
+    email = factory.Sequence(lambda n: f"member{n}@example.org")
+    name = factory.Sequence(lambda n: f"Member {n}")
+    school = "Lincoln Park High School"
+    language = "en"
+
+
 # --- API ---
 
 
@@ -119,12 +132,3 @@ class StatusChangeFactory(factory.django.DjangoModelFactory):
     from_status = Status.DRAFT
     to_status = Status.PROPOSED
     note = "Presented at the table."
-
-
-class MemberFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Member
-
-    email = factory.Sequence(lambda n: f"member{n}@example.org")
-    name = factory.Sequence(lambda n: f"Member {n}")
-    school = "Kenwood Academy"

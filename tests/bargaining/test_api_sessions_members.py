@@ -114,7 +114,9 @@ def test_members_search_and_order(api_client, team_user):
 
 def test_member_record_shape(api_client, team_user):
     topic = CategoryFactory(slug="holistic-safety")
-    member = MemberFactory(email="ana@example.org", name="Ana Ruiz", language="es", frequency="daily")
+    member = MemberFactory(
+        email="ana@example.org", name="Ana Ruiz", school="Kenwood Academy", language="es", frequency="daily"
+    )
     member.topics.add(topic)
     body = api_client(team_user).get(f"{MEMBERS}{member.pk}/").json()
     assert body == {

@@ -25,7 +25,7 @@ def post_in_thread(token: str, url: str, body: dict, headers: dict, barrier: thr
         connection.close()  # each thread has its own connection; leave none open
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("via", ["if-match", "body"])
 def test_concurrent_transitions_with_the_same_version_one_wins_one_gets_412(admin_user, team_user, via, monkeypatch):
     check_version = services._refuse_stale
