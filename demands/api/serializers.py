@@ -76,6 +76,8 @@ class UtcDateTimeField(serializers.DateTimeField):
 
 
 class OutputSerializer(serializers.ModelSerializer):
+    """Base of the output serializers: model datetimes come out in UTC."""
+
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: UtcDateTimeField,
@@ -104,8 +106,8 @@ class DemandSerializer(OutputSerializer):
 
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     category_name = serializers.CharField(source="category.name", read_only=True)
-    # Read from lists the view prefetches (`clause_list`, `evidence_list`): building a queryset per
-    # demand for each relation doubled the time of a 100-row page (see bench/README.md).
+    # Read from lists the view prefetches (`clause_list`, `evidence_list`): Django's usual prefetch
+    # builds a queryset per demand for each relation, the largest cost of a 100-row page in a profile.
     clauses = serializers.SerializerMethodField(help_text="Ids of the resolution clauses it rests on.")
     evidence = serializers.SerializerMethodField()
 
