@@ -106,9 +106,13 @@ class DemandSerializer(OutputSerializer):
 
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     category_name = serializers.CharField(source="category.name", read_only=True)
-    # Read from lists the view prefetches (`clause_list`, `evidence_list`): Django's usual prefetch
-    # builds a queryset per demand for each relation, the largest cost of a 100-row page in a profile.
-    clauses = serializers.SerializerMethodField(help_text="Ids of the resolution clauses it rests on.")
+    # Attached by the view for a whole page at once (`DemandViewSet._with_links`).
+    clauses = serializers.ListField(
+        source="clause_ids",
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Ids of the resolution clauses it rests on.",
+    )
     evidence = serializers.SerializerMethodField()
 
     class Meta:
@@ -132,12 +136,9 @@ class DemandSerializer(OutputSerializer):
         ]
         read_only_fields = fields
 
-    def get_clauses(self, demand: Demand) -> list[int]:
-        return [clause.pk for clause in demand.clause_list]
-
     @extend_schema_field(EvidenceLinkSerializer(many=True))
     def get_evidence(self, demand: Demand) -> list[dict[str, Any]]:
-        return [{"evidence": link.evidence_id, "claim": link.claim} for link in demand.evidence_list]
+        return demand.evidence_links_shown
 
 
 @extend_schema_serializer(component_name="Demand")
