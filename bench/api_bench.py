@@ -159,8 +159,22 @@ def check_same_content() -> int:
     return len(api["results"])
 
 
-def measure(path: str, requests: int, threads: int) -> dict[str, Any]:
-    """`requests` GETs of `path` from `threads` clients, one connection per request (gunicorn sync workers)."""
+def workers_cpu_seconds(master: int) -> float:
+    """User + system CPU time used so far by gunicorn's workers (the children of `master`)."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(path: str, requests: int, threads: int, master: int) -> dict[str, Any]:
+    """`requests` GETs of `path` from `threads` clients, one connection per request (gunicorn sync workers).
+
+    Besides requests per second, which the machine's other load sways, records the workers' CPU
+    time per request, which it sways much less.
+    """
     remaining = [requests]
     latencies: list[float] = []
     failures: list[int] = []
@@ -180,6 +194,7 @@ def measure(path: str, requests: int, threads: int) -> dict[str, Any]:
                 if status != 200:
                     failures.append(status)
 
+    cpu_before = workers_cpu_seconds(master)
     start = time.perf_counter()
     workers = [threading.Thread(target=client) for _ in range(threads)]
     for worker in workers:
@@ -187,6 +202,7 @@ def measure(path: str, requests: int, threads: int) -> dict[str, Any]:
     for worker in workers:
         worker.join()
     seconds = time.perf_counter() - start
+    cpu = workers_cpu_seconds(master) - cpu_before
     latencies.sort()
     return {
         "requests": requests,
@@ -195,6 +211,7 @@ def measure(path: str, requests: int, threads: int) -> dict[str, Any]:
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
         "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 1),
         "non_200": len(failures),
+        "server_cpu_ms_per_request": round(cpu * 1000 / requests, 2),
     }
 
 
@@ -233,11 +250,11 @@ def main() -> None:
         wait_until_serving(server)
         rows = check_same_content()
         for path in TARGETS.values():  # warm both workers' connections and caches
-            measure(path, 20, args.threads)
+            measure(path, 20, args.threads, server.pid)
         rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in TARGETS}
         for _ in range(args.rounds):
             for name, path in TARGETS.items():
-                rounds[name].append(measure(path, args.requests, args.threads))
+                rounds[name].append(measure(path, args.requests, args.threads, server.pid))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -245,6 +262,10 @@ def main() -> None:
             drop_database(server_url)
 
     median = {name: statistics.median(result["rps"] for result in results) for name, results in rounds.items()}
+    cpu = {
+        name: statistics.median(result["server_cpu_ms_per_request"] for result in results)
+        for name, results in rounds.items()
+    }
     summary = {
         "demands": args.demands,
         "rows_per_response": rows,
@@ -253,6 +274,8 @@ def main() -> None:
         "rounds": rounds,
         "median_rps": median,
         "plain_over_api": round(median["plain"] / median["api"], 2),
+        "median_server_cpu_ms_per_request": cpu,
+        "api_over_plain_server_cpu": round(cpu["api"] / cpu["plain"], 2),
         # Rounds alternate API and plain, so each pair shares the machine's load at that moment.
         "plain_over_api_by_round": [
             round(plain["rps"] / api["rps"], 2) for api, plain in zip(rounds["api"], rounds["plain"], strict=True)
@@ -266,16 +289,21 @@ def main() -> None:
     print(
         f"{args.demands} demands, {rows} per response, gunicorn {args.workers} workers, {args.threads} client threads"
     )
-    print("| endpoint | round | requests | seconds | req/s | p50 ms | p95 ms | non-200 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| endpoint | round | requests | seconds | req/s | p50 ms | p95 ms | non-200 | worker CPU ms/request |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, results in rounds.items():
         for number, result in enumerate(results, 1):
             print(
                 f"| {TARGETS[name]} | {number} | {result['requests']} | {result['seconds']} | {result['rps']} "
-                f"| {result['p50_ms']} | {result['p95_ms']} | {result['non_200']} |"
+                f"| {result['p50_ms']} | {result['p95_ms']} | {result['non_200']} "
+                f"| {result['server_cpu_ms_per_request']} |"
             )
     print(f"median req/s: API {median['api']}, plain {median['plain']}; plain/API = {summary['plain_over_api']}x")
     print(f"plain/API by round: {summary['plain_over_api_by_round']}")
+    print(
+        f"median worker CPU ms/request: API {cpu['api']}, plain {cpu['plain']}; "
+        f"API/plain = {summary['api_over_plain_server_cpu']}x"
+    )
 
 
 if __name__ == "__main__":
