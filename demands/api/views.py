@@ -5,7 +5,8 @@ from collections import defaultdict
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -68,11 +69,29 @@ IF_MATCH_HEADER = OpenApiParameter(
 )
 
 
-@csrf_exempt  # answers every method with 404 and changes nothing; a CSRF page would be HTML
-def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    """Any other URL under /api/: a 404 in the API's error shape, not an HTML page."""
-    detail = "There is no such API URL. API URLs end with a slash, e.g. /api/v1/demands/; see /api/docs/."
+@csrf_exempt  # changes nothing; a CSRF refusal would be an HTML page
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any other URL under /api/: a 404 in the API's error shape, not an HTML page.
+
+    This catch-all keeps Django's APPEND_SLASH from redirecting, so it redirects a GET or HEAD
+    itself when the URL with a slash exists.
+    """
+    with_slash = f"{request.path}/"
+    if not request.path.endswith("/") and _is_api_route(f"{request.path_info}/"):
+        if request.method in ("GET", "HEAD"):
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(f"{with_slash}?{query}" if query else with_slash)
+        detail = f"API URLs end with a slash: {with_slash}"
+    else:
+        detail = "There is no such API URL; see /api/docs/."
     return JsonResponse(error_body(detail, "not_found"), status=404)
+
+
+def _is_api_route(path: str) -> bool:
+    try:
+        return resolve(path).func is not not_found
+    except Resolver404:
+        return False
 
 
 class DocsView(SpectacularSwaggerView):

@@ -493,3 +493,12 @@ def test_token_endpoint_is_throttled(api_client, monkeypatch, team_user):
 def test_unknown_api_urls_get_404_in_the_error_shape(api_client, team_user, method):
     response = getattr(api_client(team_user), method)("/api/v1/no-such-thing/1.5/", {}, format="json")
     assert_error_shape(response, 404, "not_found")
+
+
+def test_api_urls_without_the_slash_redirect_reads_and_refuse_writes(api_client, team_user):
+    client = api_client(team_user)
+    response = client.get("/api/v1/demands", {"status": "draft"})
+    assert response.status_code == 301
+    assert response["Location"] == "/api/v1/demands/?status=draft"
+    body = assert_error_shape(client.post("/api/v1/demands", {}, format="json"), 404, "not_found")
+    assert "/api/v1/demands/" in body["detail"]
