@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from .errors import InvalidTransition, StaleVersion, ValidationFailed
-from .models import NOTE_REQUIRED, Demand, Status, StatusChange
+from .errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
+from .models import NOTE_REQUIRED, Demand, Evidence, EvidenceLink, Status, StatusChange
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -149,3 +149,28 @@ def demand_transition(
         demand._history_user = by
         demand.save(update_fields=["status", "version", "updated_at"])
     return change
+
+
+def evidence_link_create(
+    *, demand_id: int, evidence_id: int, claim: str, expected_version: int, by: User | None
+) -> EvidenceLink:
+    """Cite a piece of evidence for a demand with the claim it supports; bumps the demand's `version`."""
+    claim = claim.strip()
+    if not claim:
+        raise ValidationFailed({"claim": ["Say in one line what the evidence supports."]})
+    with transaction.atomic():
+        demand = Demand.objects.select_for_update().get(pk=demand_id)
+        _refuse_stale(demand, expected_version)
+        evidence = Evidence.objects.filter(pk=evidence_id).first()
+        if evidence is None:
+            raise ValidationFailed({"evidence": [f"There is no evidence with id {evidence_id}."]})
+        if EvidenceLink.objects.filter(demand=demand, evidence=evidence).exists():
+            raise Conflict(f"“{evidence}” is already cited for “{demand}”.", field="evidence")
+        link = EvidenceLink(demand=demand, evidence=evidence, claim=claim)
+        _full_clean(link)
+        link._history_user = by
+        link.save()
+        demand.version += 1
+        demand._history_user = by
+        demand.save(update_fields=["version", "updated_at"])
+    return link
