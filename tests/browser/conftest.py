@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -17,8 +18,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
+@pytest.fixture
+def page(live_server) -> Iterator:
+    """A fresh browser page. Started per test, after the database is set up for it: Playwright's event
+    loop would otherwise hide from Django the connection that carries the serialized rollback data."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Debian's chromium was not found at {CHROMIUM}. Install it with `apt-get install -y chromium` "
@@ -32,14 +35,10 @@ def browser() -> Iterator:
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(10_000)
+        yield context.new_page()
         browser.close()
-
-
-@pytest.fixture
-def page(browser) -> Iterator:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+        # The test's own queries ran on connections opened inside that loop's context; close them here
+        # so that the test database can be dropped at the end of the run.
+        connections.close_all()
