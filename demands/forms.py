@@ -90,6 +90,13 @@ class DemandForm(forms.ModelForm):
             "username"
         )
         self.fields["clauses"].queryset = ResolutionClause.objects.select_related("resolution")
+        self.fields["clauses"].label_from_instance = self.clause_label
+        self.fields["clauses"].label = "Resolution clauses it rests on"
+
+    @staticmethod
+    def clause_label(clause: ResolutionClause) -> str:
+        resolution = clause.resolution
+        return f"{resolution.governing_body}, {resolution.adopted_on:%Y-%m-%d}, clause {clause.number}: {clause.text}"
 
     def service_data(self) -> dict[str, Any]:
         """The cleaned fields as keyword arguments for `demand_create` / `demand_update`."""

@@ -102,8 +102,8 @@ def test_dashboard_draws_counts_by_status_and_by_category(client):
         "Demands by status: Draft 0, Proposed 3, Countered 1, Tentative agreement 0, Ratified 1, Withdrawn 0." in page
     )
     # The longest bar is the full track; the others are in proportion.
-    assert 'width="220" class="chart__bar chart__bar--proposed"' in page
-    assert 'width="73" class="chart__bar chart__bar--countered"' in page
+    assert 'width="140" class="chart__bar chart__bar--proposed"' in page
+    assert 'width="46" class="chart__bar chart__bar--countered"' in page
     assert "3 proposed, 1 countered" in page
     assert "1 ratified" in page
 
