@@ -48,6 +48,7 @@ def team_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """`/`: where the demands the viewer may see stand, with progress, evidence and recent changes."""
     demands = list(demands_by_category(request.user))
     context = {
         "demands": demands,
@@ -80,6 +81,7 @@ def _demand_page(
 
 
 def demand_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """`/demands/<slug>/`: one demand; 404 for demands the viewer may not see."""
     demand = get_object_or_404(demands_visible_to(request.user).select_related("owner"), slug=slug)
     return _demand_page(request, demand)
 
@@ -101,6 +103,7 @@ def _refuse(request: HttpRequest, demand: Demand, error: DomainError) -> HttpRes
 @require_POST
 @team_required
 def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """POST from the status form on the demand page."""
     demand = get_object_or_404(demands_visible_to(request.user).select_related("owner"), slug=slug)
     form = TransitionForm(request.POST, demand=demand)
     if form.is_valid():
@@ -130,6 +133,7 @@ def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @team_required
 def evidence_link_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """POST from the cite-evidence form on the demand page."""
     demand = get_object_or_404(demands_visible_to(request.user).select_related("owner"), slug=slug)
     form = EvidenceLinkForm(request.POST, demand=demand, evidence=evidence_visible_to(request.user))
     if form.is_valid():
@@ -153,6 +157,7 @@ def evidence_link_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 @team_required
 def demand_create_view(request: HttpRequest) -> HttpResponse:
+    """A new demand, created as a draft."""
     form = DemandForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -167,6 +172,7 @@ def demand_create_view(request: HttpRequest) -> HttpResponse:
 
 @team_required
 def demand_edit_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Edit a demand's fields; a form made from an older version is refused."""
     demand = get_object_or_404(demands_visible_to(request.user), slug=slug)
     form = DemandForm(request.POST or None, instance=demand)
     if request.method == "POST" and form.is_valid():
@@ -188,10 +194,12 @@ def demand_edit_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def resolution_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """`/resolutions/<id>/`: the clauses and the visible demands resting on each."""
     resolution = get_object_or_404(resolution_with_clauses_for(request.user), pk=pk)
     return render(request, "demands/resolution_detail.html", {"resolution": resolution})
 
 
 def evidence_list(request: HttpRequest) -> HttpResponse:
+    """`/evidence/`: every piece of evidence the viewer may see, with what it is cited for."""
     evidence = evidence_with_links_for(request.user)
     return render(request, "demands/evidence_list.html", {"evidence_list": evidence})

@@ -158,7 +158,8 @@ def test_demand_page_shows_summary_body_timeline_evidence_and_clauses(client, ca
     assert "CPS countered at the main table." in history
     assert "Main table, Nov 2, 2026, CPS headquarters" in history
     assert history.index("CPS countered") < history.index("Submitted to CPS")
-    assert re.search(r"badge--proposed\">Proposed</span>\s*<span aria-label=\"to\">→</span>\s*\S*\s*<span", history)
+    arrow = '<span aria-hidden="true">→</span><span class="visually-hidden">to</span>'
+    assert re.search(rf'badge--proposed">Proposed</span>\s*{arrow}\s*<span class="badge badge--countered">', history)
     evidence = page[page.index('id="evidence-heading"') :]
     assert "#CopsOutCPS report on police assigned to CPS schools" in evidence
     assert "2,354</strong> misconduct complaint records" in evidence
