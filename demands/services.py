@@ -28,6 +28,10 @@ EDITABLE_FIELDS = frozenset(
 )
 
 
+# Taken by pages under /demands/: a demand with this slug could never be opened.
+RESERVED_SLUGS = frozenset({"new"})
+
+
 def _full_clean(instance: Any, **kwargs: Any) -> None:
     try:
         instance.full_clean(**kwargs)
@@ -38,7 +42,7 @@ def _full_clean(instance: Any, **kwargs: Any) -> None:
 def _unique_slug(title: str) -> str:
     base = slugify(title)[:190] or "demand"
     slug, n = base, 2
-    while Demand.objects.filter(slug=slug).exists():
+    while slug in RESERVED_SLUGS or Demand.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -64,6 +68,7 @@ def demand_create(*, by: User | None, **data: Any) -> Demand:
     if not demand.slug:
         demand.slug = _unique_slug(demand.title)
     _full_clean(demand)
+    _refuse_reserved_slug(demand)
     demand._history_user = by
     with transaction.atomic():
         demand.save()
@@ -82,12 +87,18 @@ def demand_update(*, demand_id: int, expected_version: int, by: User | None, **d
         for field, value in data.items():
             setattr(demand, field, value)
         _full_clean(demand)
+        _refuse_reserved_slug(demand)
         demand.version += 1
         demand._history_user = by
         demand.save()
         if clauses is not None:
             demand.clauses.set(clauses)
     return demand
+
+
+def _refuse_reserved_slug(demand: Demand) -> None:
+    if demand.slug in RESERVED_SLUGS:
+        raise ValidationFailed({"slug": [f"“{demand.slug}” is reserved for the site's own pages; choose another."]})
 
 
 def _session_model() -> Any:

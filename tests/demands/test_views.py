@@ -699,3 +699,13 @@ def test_status_change_history_is_kept_append_only_by_the_pages(team_client):
     assert list(StatusChange.objects.filter(demand=demand).values_list("note", flat=True)) == ["Back.", "First."]
     first.refresh_from_db()
     assert first.note == "First."
+
+
+def test_a_demand_titled_new_gets_a_slug_that_does_not_clash_with_the_create_page(team_client):
+    category = CategoryFactory()
+    data = {"title": "New", "category": category.pk, "summary": "s", "visibility": "public"}
+    data["priority_tier"] = "important"
+    response = team_client.post("/demands/new/", data)
+    assert response["Location"] == "/demands/new-2/"
+    assert "“new” is reserved" in html(team_client.post("/demands/new/", {**data, "slug": "new"}))
+    assert Demand.objects.count() == 1
