@@ -19,7 +19,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     except psycopg.OperationalError as exc:
         pytest.exit(
             f"PostgreSQL at DATABASE_URL={url} cannot be reached ({str(exc).strip()}).\n"
-            "Start it (see README.md, 'Running the tests') or point DATABASE_URL at a server you can use.",
+            "Start it (.ci/run shows how) or point DATABASE_URL at a server you can use.",
             returncode=3,
         )
 

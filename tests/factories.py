@@ -105,3 +105,16 @@ class BargainingSessionFactory(factory.django.DjangoModelFactory):
 
     held_on = datetime.date(2026, 11, 2)
     location = "CPS headquarters"
+
+
+# --- Members ---
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bargaining.Member"
+
+    email = factory.Sequence(lambda n: f"member{n}@example.org")
+    name = factory.Sequence(lambda n: f"Member {n}")
+    school = "Lincoln Park High School"
+    language = "en"
