@@ -20,8 +20,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def page(live_server) -> Iterator:
-    """A fresh browser page. Started per test, after the database is set up for it: Playwright's event
-    loop would otherwise hide from Django the connection that carries the serialized rollback data."""
+    """A fresh browser page in a fresh Playwright, started after the live server and the database."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Debian's chromium was not found at {CHROMIUM}. Install it with `apt-get install -y chromium` "

@@ -10,9 +10,7 @@ from demands.models import Demand, Status, StatusChange, Visibility
 from demands.services import demand_update
 from tests.factories import BargainingSessionFactory, DemandFactory
 
-# serialized_rollback: the flush after each live-server test would otherwise drop the groups
-# that the migrations create, and later tests rely on them.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MARKER = "QX7-TEAM-ONLY-MARKER"
 DEMAND = "appropriate-personnel"
