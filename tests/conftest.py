@@ -24,6 +24,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+def _group(name: str) -> Group:
+    # A migration creates the groups, but a transactional test's flush empties every table,
+    # so the tests that run after one find no groups.
+    return Group.objects.get_or_create(name=name)[0]
+
+
 @pytest.fixture
 def anonymous() -> AnonymousUser:
     return AnonymousUser()
@@ -32,14 +38,14 @@ def anonymous() -> AnonymousUser:
 @pytest.fixture
 def team_user(db) -> User:
     user = factories.UserFactory(username="team-member")
-    user.groups.add(Group.objects.get(name=TEAM_GROUP))
+    user.groups.add(_group(TEAM_GROUP))
     return user
 
 
 @pytest.fixture
 def member_user(db) -> User:
     user = factories.UserFactory(username="member-account")
-    user.groups.add(Group.objects.get(name=MEMBERS_GROUP))
+    user.groups.add(_group(MEMBERS_GROUP))
     return user
 
 
