@@ -24,16 +24,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+def _group(name: str) -> Group:
+    # A migration creates the groups, but a transactional test's flush empties every table,
+    # so the tests that run after one find no groups.
+    return Group.objects.get_or_create(name=name)[0]
+
+
 @pytest.fixture
 def anonymous() -> AnonymousUser:
     return AnonymousUser()
-
-
-def _group(name: str) -> Group:
-    # The groups come from a data migration; a transactional test's flush deletes them, and
-    # transactional tests run last, one after another. Recreated this way a group has its name
-    # (what the roles check) but not the team's model permissions (the admin's concern).
-    return Group.objects.get_or_create(name=name)[0]
 
 
 @pytest.fixture
