@@ -366,3 +366,11 @@ class TransitionInputSerializer(serializers.Serializer):
         self.fields["status"].error_messages["invalid_choice"] = (
             f"“{{input}}” is not a status. Current status: {demand.status}. Allowed next statuses: {nexts}."
         )
+
+
+class EvidenceCitationInputSerializer(serializers.Serializer):
+    """Evidence to cite for a demand, with the one-line claim it supports."""
+
+    evidence = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Evidence id.")
+    claim = serializers.CharField(max_length=255, help_text='One line, e.g. "supports: one counselor per 250".')
+    version = VersionField()

@@ -33,12 +33,13 @@ from ..selectors import (
     resolutions_visible_to,
     status_changes_visible_to,
 )
-from ..services import demand_create, demand_transition, demand_update
+from ..services import demand_create, demand_transition, demand_update, evidence_link_create
 from .exceptions import InvalidIfMatch, PreconditionRequired, error_body, error_responses
 from .filters import DemandFilter, EvidenceFilter
 from .serializers import (
     DemandInputSerializer,
     DemandSerializer,
+    EvidenceCitationInputSerializer,
     EvidenceSerializer,
     ResolutionSerializer,
     StatusChangeSerializer,
@@ -285,6 +286,32 @@ class DemandViewSet(
             session_id=data.get("session"),
         )
         return self._demand_response(demand.pk)
+
+    @extend_schema(
+        summary="Cite evidence for a demand (team)",
+        description="Links a piece of evidence to the demand with the claim it supports; bumps `version`. "
+        "Citing the same evidence twice gets 409.",
+        request=EvidenceCitationInputSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={201: TeamDemandSerializer, **error_responses(400, 401, 403, 404, 409, 412, 428, 429)},
+    )
+    @action(detail=True, methods=["post"], url_path="evidence")
+    def cite_evidence(self, request: Request, pk: str | None = None) -> Response:
+        demand = self.get_object()
+        header_version = _if_match_version(request)
+        if header_version is not None:
+            _refuse_stale(demand, header_version)
+        serializer = EvidenceCitationInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        evidence_link_create(
+            demand_id=demand.pk,
+            evidence_id=data["evidence"],
+            claim=data["claim"],
+            expected_version=_expected_version(header_version, data.get("version")),
+            by=request.user,
+        )
+        return self._demand_response(demand.pk, status=201)
 
     @extend_schema(
         summary="A demand's status history, newest first",

@@ -5,11 +5,13 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from demands.models import Demand, PriorityTier, Status, StatusChange, Visibility
+from demands.models import Demand, EvidenceLink, PriorityTier, Status, StatusChange, Visibility
 from tests.factories import (
     BargainingSessionFactory,
     CategoryFactory,
     DemandFactory,
+    EvidenceFactory,
+    EvidenceLinkFactory,
     ResolutionClauseFactory,
     StatusChangeFactory,
 )
@@ -402,6 +404,55 @@ def test_transition_without_version_gets_428(api_client, team_user):
     response = api_client(team_user).post(transition(demand), {"status": "countered"}, format="json")
     assert_error_shape(response, 428, "precondition_required")
     assert not StatusChange.objects.exists()
+
+
+# --- Citing evidence ---
+
+
+def cite(demand: Demand) -> str:
+    return f"/api/v1/demands/{demand.pk}/evidence/"
+
+
+def test_citing_evidence_links_it_and_bumps_the_version(api_client, team_user):
+    demand = DemandFactory()
+    evidence = EvidenceFactory()
+    response = api_client(team_user).post(
+        cite(demand), {"evidence": evidence.pk, "claim": "supports: counselors"}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert response.status_code == 201, response.content
+    assert response["ETag"] == '"2"'
+    assert response.json()["evidence"] == [{"evidence": evidence.pk, "claim": "supports: counselors"}]
+    assert EvidenceLink.objects.get(demand=demand).evidence == evidence
+
+
+def test_citing_the_same_evidence_twice_gets_409(api_client, team_user):
+    link = EvidenceLinkFactory()
+    response = api_client(team_user).post(
+        cite(link.demand), {"evidence": link.evidence_id, "claim": "again"}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    body = assert_error_shape(response, 409, "conflict")
+    assert "evidence" in body["errors"]
+    assert EvidenceLink.objects.count() == 1
+
+
+def test_citing_with_a_stale_version_gets_412_and_links_nothing(api_client, team_user):
+    demand = DemandFactory()
+    Demand.objects.filter(pk=demand.pk).update(version=2)
+    response = api_client(team_user).post(
+        cite(demand), {"evidence": EvidenceFactory().pk, "claim": "x", "version": 1}, format="json"
+    )
+    assert_error_shape(response, 412, "stale_version")
+    assert not EvidenceLink.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body, field", [({"evidence": 999999, "claim": "x"}, "evidence"), ({"evidence": 1, "claim": "  "}, "claim")]
+)
+def test_citing_needs_real_evidence_and_a_claim(api_client, team_user, body, field):
+    demand = DemandFactory()
+    response = api_client(team_user).post(cite(demand), body, format="json", HTTP_IF_MATCH='"1"')
+    response_body = assert_error_shape(response, 400, "validation_failed")
+    assert field in response_body["errors"]
 
 
 # --- History ---
