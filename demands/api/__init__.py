@@ -2,7 +2,8 @@
 
 - Reads are scoped by `demands.selectors`; team-only fields come from separate `Team...`
   serializers, so they are absent (not null) for anyone else.
-- Writes call `demands.services`. PUT, PATCH and transitions need the version the caller saw,
+- Writes call `demands.services`. PUT, PATCH, transitions and evidence citations need the
+  version the caller saw,
   as `If-Match: "<version>"` (the ETag of GET) or `version` in the body: stale → 412, none → 428.
   A header precondition is checked before the body is read; the service checks again under the
   row lock, which is what settles two concurrent writes.
