@@ -153,26 +153,49 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
 REST_FRAMEWORK = {
+    # Token first: an anonymous write then gets 401 with `WWW-Authenticate: Token`, not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # Reading is scoped by the selectors; any write is for the bargaining team unless a view says otherwise.
+    "DEFAULT_PERMISSION_CLASSES": ["demands.api.permissions.IsTeamOrReadOnly"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "demands.api.pagination.CappedPageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"anon": os.environ.get("API_ANON_RATE", "120/minute"), "token": "10/minute"},
+    "EXCEPTION_HANDLER": "demands.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bargaining Demand Tracker API",
-    "DESCRIPTION": "Contract demands, their status through bargaining, evidence and the Board resolution.",
+    "DESCRIPTION": (
+        "Contract demands, their status through bargaining, evidence and the Board resolution.\n\n"
+        "**Who sees what.** Anyone reads public items; member accounts also read `members` items; the "
+        "bargaining team and admins read everything and write demands. Fields marked *Bargaining team only* "
+        "are absent from everyone else's responses. `members/` is for the team and admins only.\n\n"
+        "**Auth.** Session, or `Authorization: Token <key>` with a token from `POST /api/v1/auth/token/`.\n\n"
+        "**Changing a demand.** `GET` gives an `ETag` (the `version`). `PUT`, `PATCH`, `transition/` and "
+        "`evidence/` take it back as `If-Match` (or `version` in the body): stale gets 412 and changes nothing, "
+        "none gets 428. "
+        "The status changes only through `transition/`.\n\n"
+        "**Errors.** Every 4xx is `{detail, code, errors}`: `errors` maps fields to messages. "
+        "Times are ISO 8601 in UTC."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # One enum per choice set, named after it, however many fields use it.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "demands.models.Status",
+        "VisibilityEnum": "demands.models.Visibility",
+        "PriorityTierEnum": "demands.models.PriorityTier",
+    },
 }
 
 if not DEBUG:

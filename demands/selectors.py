@@ -59,6 +59,12 @@ def evidence_links_for(demand: Demand, user: Viewer) -> QuerySet[EvidenceLink]:
     )
 
 
+def evidence_links_visible_to(user: Viewer) -> QuerySet[EvidenceLink]:
+    """Links whose demand and evidence `user` may both see: a link never reveals a hidden side."""
+    visible = visibilities_for(user)
+    return EvidenceLink.objects.filter(demand__visibility__in=visible, evidence__visibility__in=visible)
+
+
 def evidence_with_links_for(user: Viewer) -> QuerySet[Evidence]:
     """Visible evidence with figures, and in `visible_links` only the citing demands `user` may see."""
     links = EvidenceLink.objects.filter(demand__in=demands_visible_to(user)).select_related("demand").order_by("id")

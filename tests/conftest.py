@@ -52,3 +52,31 @@ def member_user(db) -> User:
 @pytest.fixture
 def admin_user(db) -> User:
     return factories.UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+# --- API ---
+
+
+@pytest.fixture
+def fast_passwords(settings) -> None:
+    """Hash test passwords cheaply: API tests create several users each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def api_client(db):
+    """Makes DRF test clients: `api_client()` is anonymous, `api_client(user)` sends `user`'s token."""
+    from django.core.cache import cache
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    cache.clear()  # throttle counters live in the cache: each test starts with none
+
+    def make(user: User | None = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make

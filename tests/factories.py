@@ -14,6 +14,7 @@ from demands.models import (
     Resolution,
     ResolutionClause,
     Status,
+    StatusChange,
     Visibility,
 )
 
@@ -118,3 +119,16 @@ class MemberFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Member {n}")
     school = "Lincoln Park High School"
     language = "en"
+
+
+# --- API ---
+
+
+class StatusChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StatusChange
+
+    demand = factory.SubFactory(DemandFactory)
+    from_status = Status.DRAFT
+    to_status = Status.PROPOSED
+    note = "Presented at the table."

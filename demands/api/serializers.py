@@ -1,0 +1,376 @@
+"""Representations of demands, their history, evidence and resolutions.
+
+Output serializers come in pairs: the plain one for everyone, the `Team...` one adding the
+team-only fields. Views choose per request, so a team-only field is absent (not null) for
+anyone else. Input serializers only check field values; the services apply the rules.
+"""
+
+import datetime
+import re
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import models
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from rest_framework import serializers
+
+from ..models import (
+    Category,
+    Demand,
+    Evidence,
+    EvidenceLink,
+    Figure,
+    PriorityTier,
+    Resolution,
+    ResolutionClause,
+    Status,
+    StatusChange,
+    Visibility,
+)
+
+MAX_ID = 2**63 - 1  # bigint primary keys
+MAX_VERSION = 2**31 - 1  # Demand.version is a PositiveIntegerField
+TEAM_ONLY = "Bargaining team only: absent from responses to anyone else."
+SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
+USERNAME_RE = re.compile(r"^[\w.@+-]+$")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one shape of every 4xx response."""
+
+    detail = serializers.CharField(help_text="What is wrong, for a person.")
+    code = serializers.CharField(help_text="What is wrong, for a program, e.g. `validation_failed`, `stale_version`.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per field (dotted for nested fields); empty when the error is not about fields.",
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    """An API token: send it as `Authorization: Token <key>`."""
+
+    token = serializers.CharField(read_only=True)
+
+
+class CheckedSlugRelatedField(serializers.SlugRelatedField):
+    """A slug-related field that refuses malformed input before it reaches the database (NUL bytes, huge text)."""
+
+    def __init__(self, *, pattern: re.Pattern[str], max_length: int, **kwargs: Any) -> None:
+        self.pattern, self.max_length = pattern, max_length
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or len(data) > self.max_length or not self.pattern.match(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:100])
+        return super().to_internal_value(data)
+
+
+# --- Output ---
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """Times in UTC (`...Z`), whoever asks: simpler for programs than the site's local time, and
+    cheaper (no lookup of the active time zone for every value of every row)."""
+
+    timezone = datetime.UTC
+
+
+class OutputSerializer(serializers.ModelSerializer):
+    """Base of the output serializers: model datetimes come out in UTC."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UtcDateTimeField,
+    }
+
+
+@extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+class OptionalURLField(serializers.CharField):
+    """A URL, or null when there is none (the model stores a blank string)."""
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
+class EvidenceLinkSerializer(OutputSerializer):
+    """A piece of evidence cited for a demand, with the claim it supports."""
+
+    class Meta:
+        model = EvidenceLink
+        fields = ["evidence", "claim"]
+        read_only_fields = fields
+
+
+class DemandSerializer(OutputSerializer):
+    """A demand as members and the public see it."""
+
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    category_name = serializers.CharField(source="category.name", read_only=True)
+    # Attached by the view for a whole page at once (`DemandViewSet._with_links`).
+    clauses = serializers.ListField(
+        source="clause_ids",
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Ids of the resolution clauses it rests on.",
+    )
+    evidence = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Demand
+        fields = [
+            "id",
+            "slug",
+            "title",
+            "summary",
+            "body",
+            "category",
+            "category_name",
+            "status",
+            "visibility",
+            "target",
+            "clauses",
+            "evidence",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(EvidenceLinkSerializer(many=True))
+    def get_evidence(self, demand: Demand) -> list[dict[str, Any]]:
+        return demand.evidence_links_shown
+
+
+@extend_schema_serializer(component_name="Demand")
+class TeamDemandSerializer(DemandSerializer):
+    """A demand as the bargaining team sees it: with the team-only fields."""
+
+    # Team-only fields are declared `required=False` rather than read-only so that the schema
+    # does not list them as required: the documented shape must also fit responses without them.
+    owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
+    )
+    internal_notes = serializers.CharField(required=False, help_text=TEAM_ONLY)
+    fallback_position = serializers.CharField(required=False, help_text=TEAM_ONLY)
+    priority_tier = serializers.ChoiceField(choices=PriorityTier.choices, required=False, help_text=TEAM_ONLY)
+    allowed_next_statuses = serializers.ListField(
+        child=serializers.ChoiceField(choices=Status.choices),
+        required=False,
+        help_text="Statuses a transition may move this demand to now. " + TEAM_ONLY,
+    )
+
+    class Meta(DemandSerializer.Meta):
+        fields = [
+            *DemandSerializer.Meta.fields,
+            "owner",
+            "internal_notes",
+            "fallback_position",
+            "priority_tier",
+            "allowed_next_statuses",
+        ]
+        read_only_fields = fields
+
+
+class SessionBriefSerializer(serializers.Serializer):
+    """The bargaining session a status change happened at: what the public timeline shows."""
+
+    id = serializers.IntegerField(read_only=True)
+    held_on = serializers.DateField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+
+
+class StatusChangeSerializer(OutputSerializer):
+    """One step of a demand's status history, with its public note."""
+
+    session = SessionBriefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = StatusChange
+        fields = ["id", "demand", "from_status", "to_status", "note", "changed_at", "session"]
+        read_only_fields = fields
+
+
+@extend_schema_serializer(component_name="StatusChange")
+class TeamStatusChangeSerializer(StatusChangeSerializer):
+    """A status change with the team-only note and who made it."""
+
+    internal_note = serializers.CharField(required=False, help_text=TEAM_ONLY)
+    changed_by = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
+    )
+
+    class Meta(StatusChangeSerializer.Meta):
+        fields = [*StatusChangeSerializer.Meta.fields, "internal_note", "changed_by"]
+        read_only_fields = fields
+
+
+class FigureSerializer(OutputSerializer):
+    """A number quoted from the evidence."""
+
+    class Meta:
+        model = Figure
+        fields = ["id", "value", "unit", "period", "description"]
+        read_only_fields = fields
+
+
+class DemandLinkSerializer(OutputSerializer):
+    """A demand this evidence supports, with the claim."""
+
+    class Meta:
+        model = EvidenceLink
+        fields = ["demand", "claim"]
+        read_only_fields = fields
+
+
+class EvidenceSerializer(OutputSerializer):
+    """A source backing demands, with its figures and the demands it supports."""
+
+    url = OptionalURLField(read_only=True)
+    figures = FigureSerializer(many=True, read_only=True)
+    demands = DemandLinkSerializer(source="links", many=True, read_only=True)
+
+    class Meta:
+        model = Evidence
+        fields = [
+            "id",
+            "title",
+            "kind",
+            "publisher",
+            "published_on",
+            "url",
+            "quote",
+            "figures",
+            "verified_at",
+            "visibility",
+            "demands",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+@extend_schema_serializer(component_name="Evidence")
+class TeamEvidenceSerializer(EvidenceSerializer):
+    """Evidence with who on the team verified it."""
+
+    verified_by = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
+    )
+
+    class Meta(EvidenceSerializer.Meta):
+        fields = [*EvidenceSerializer.Meta.fields, "verified_by"]
+        read_only_fields = fields
+
+
+class ResolutionClauseSerializer(OutputSerializer):
+    """A numbered clause of a resolution."""
+
+    class Meta:
+        model = ResolutionClause
+        fields = ["id", "number", "text"]
+        read_only_fields = fields
+
+
+class ResolutionSerializer(OutputSerializer):
+    """A resolution of a governing body, with its clauses."""
+
+    url = OptionalURLField(read_only=True)
+    clauses = ResolutionClauseSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Resolution
+        fields = ["id", "governing_body", "number", "title", "adopted_on", "vote", "summary", "url", "clauses"]
+        read_only_fields = fields
+
+
+# --- Input ---
+
+
+class VersionField(serializers.IntegerField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "The `version` you last saw. Required unless the request carries `If-Match`; "
+            "a stale one gets 412 and changes nothing.",
+        )
+        super().__init__(min_value=1, max_value=MAX_VERSION, required=False, **kwargs)
+
+
+# Output fields that input accepts and ignores, so a demand read with GET can be sent back whole.
+REPRESENTATION_ONLY = frozenset(
+    {"id", "category_name", "evidence", "created_at", "updated_at", "allowed_next_statuses"}
+)
+
+
+class DemandInputSerializer(serializers.Serializer):
+    """What the team sends to create or edit a demand. `status` changes only by a transition."""
+
+    title = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=200, required=False, help_text="Made from the title when left out.")
+    summary = serializers.CharField()
+    body = serializers.CharField(required=False, allow_blank=True)
+    category = CheckedSlugRelatedField(
+        slug_field="slug", queryset=Category.objects.all(), pattern=SLUG_RE, max_length=100, help_text="A slug."
+    )
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    owner = CheckedSlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        pattern=USERNAME_RE,
+        max_length=150,
+        required=False,
+        allow_null=True,
+        help_text="A username.",
+    )
+    target = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    clauses = serializers.PrimaryKeyRelatedField(
+        queryset=ResolutionClause.objects.all(), many=True, required=False, help_text="Resolution clause ids."
+    )
+    internal_notes = serializers.CharField(required=False, allow_blank=True)
+    fallback_position = serializers.CharField(required=False, allow_blank=True)
+    priority_tier = serializers.ChoiceField(choices=PriorityTier.choices, required=False)
+    version = VersionField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A demand read with GET may be sent back whole: its read-only fields are ignored, `status`
+        # is accepted while unchanged, and anything else unknown is refused rather than dropped unseen.
+        sent = set(self.initial_data) if isinstance(self.initial_data, dict) else set()
+        errors: dict[str, list[str]] = {}
+        demand = self.context.get("demand")
+        if "status" in sent and (demand is None or self.initial_data["status"] != demand.status):
+            errors["status"] = ["Change the status with a transition (POST …/transition/), not an edit."]
+        for field in sorted(sent - set(self.fields) - REPRESENTATION_ONLY - {"status"}):
+            errors[field] = ["There is no such field."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class TransitionInputSerializer(serializers.Serializer):
+    """A move to another status (see the transitions table), with its notes."""
+
+    status = serializers.ChoiceField(choices=Status.choices, help_text="The status to move to.")
+    note = serializers.CharField(required=False, allow_blank=True, default="", help_text="Public note.")
+    internal_note = serializers.CharField(required=False, allow_blank=True, default="", help_text="Team-only note.")
+    session = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
+    )
+    version = VersionField()
+
+    def __init__(self, *args: Any, demand: Demand | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if demand is None:  # the schema generator builds it without a demand
+            return
+        # An unknown status gets the same message as a disallowed one: current and allowed statuses.
+        nexts = ", ".join(demand.allowed_next_statuses) or f"none: {demand.status} is final"
+        self.fields["status"].error_messages["invalid_choice"] = (
+            f"“{{input}}” is not a status. Current status: {demand.status}. Allowed next statuses: {nexts}."
+        )
+
+
+class EvidenceCitationInputSerializer(serializers.Serializer):
+    """Evidence to cite for a demand, with the one-line claim it supports."""
+
+    evidence = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Evidence id.")
+    claim = serializers.CharField(max_length=255, help_text='One line, e.g. "supports: one counselor per 250".')
+    version = VersionField()

@@ -1,0 +1,12 @@
+"""Routes of the demands API; config/urls.py mounts them under /api/v1/."""
+
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("demands", views.DemandViewSet, basename="demand")
+router.register("evidence", views.EvidenceViewSet, basename="evidence")
+router.register("resolutions", views.ResolutionViewSet, basename="resolution")
+
+urlpatterns = router.urls

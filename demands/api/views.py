@@ -1,0 +1,390 @@
+"""The demands API: thin views over the selectors (reads) and the services (writes)."""
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularSwaggerView
+from rest_framework import mixins, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.serializers import BaseSerializer
+from rest_framework.throttling import ScopedRateThrottle
+
+from ..errors import StaleVersion
+from ..models import Demand
+from ..roles import is_team
+from ..selectors import (
+    demands_visible_to,
+    evidence_links_visible_to,
+    evidence_visible_to,
+    resolutions_visible_to,
+    status_changes_visible_to,
+)
+from ..services import demand_create, demand_transition, demand_update, evidence_link_create
+from .exceptions import InvalidIfMatch, PreconditionRequired, error_body, error_responses
+from .filters import DemandFilter, EvidenceFilter
+from .serializers import (
+    DemandInputSerializer,
+    DemandSerializer,
+    EvidenceCitationInputSerializer,
+    EvidenceSerializer,
+    ResolutionSerializer,
+    StatusChangeSerializer,
+    TeamDemandSerializer,
+    TeamEvidenceSerializer,
+    TeamStatusChangeSerializer,
+    TokenSerializer,
+    TransitionInputSerializer,
+)
+
+# A strong ETag such as "3". A weak one (W/"3", as compressing proxies rewrite it) names the same version.
+IF_MATCH_RE = re.compile(r'^\s*(?:W/)?"([0-9]{1,10})"\s*$')
+
+ETAG_HEADER = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description='The demand\'s `version` as an entity tag, e.g. "3". Send it back as If-Match to change the demand.',
+)
+IF_MATCH_HEADER = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    pattern=r'^(W/)?"[0-9]{1,10}"$',
+    description="The ETag from GET. A stale one gets 412 and changes nothing. "
+    "Without it the body must carry `version`; with neither the request gets 428.",
+)
+
+
+@csrf_exempt  # changes nothing; a CSRF refusal would be an HTML page
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any other URL under /api/: a 404 in the API's error shape, not an HTML page.
+
+    This catch-all keeps Django's APPEND_SLASH from redirecting, so it redirects a GET or HEAD
+    itself when the URL with a slash exists.
+    """
+    with_slash = f"{request.path}/"
+    if not request.path.endswith("/") and _is_api_route(f"{request.path_info}/"):
+        if request.method in ("GET", "HEAD"):
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(f"{with_slash}?{query}" if query else with_slash)
+        detail = f"API URLs end with a slash: {with_slash}"
+    else:
+        detail = "There is no such API URL; see /api/docs/."
+    return JsonResponse(error_body(detail, "not_found"), status=404)
+
+
+def _is_api_route(path: str) -> bool:
+    try:
+        return resolve(path).func is not not_found
+    except Resolver404:
+        return False
+
+
+class DocsView(SpectacularSwaggerView):
+    """The interactive docs (Swagger UI) for /api/schema/."""
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The parent renders OPTIONS through its HTML template renderer without a template: a 500.
+        return HttpResponse(status=204, headers={"Allow": "GET, HEAD, OPTIONS"})
+
+
+def is_schema_request(view: Any) -> bool:
+    """drf-spectacular builds views without a real user; document the fullest (team) shape."""
+    return getattr(view, "swagger_fake_view", False)
+
+
+def viewer_is_team(view: Any) -> bool:
+    return is_schema_request(view) or is_team(view.request.user)
+
+
+def _if_match_version(request: Request) -> int | None:
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    match = IF_MATCH_RE.match(header)
+    if match is None:
+        raise InvalidIfMatch()
+    return int(match.group(1))
+
+
+def _refuse_stale(demand: Demand, seen: int) -> None:
+    if seen != demand.version:
+        raise StaleVersion(
+            f"“{demand.title}” was changed by someone else (you saw version {seen}, it is now version "
+            f"{demand.version}). Reload it and try again."
+        )
+
+
+def _expected_version(header_version: int | None, body_version: int | None) -> int:
+    if header_version is not None and body_version is not None and header_version != body_version:
+        raise InvalidIfMatch(f"If-Match names version {header_version} but the body says {body_version}.")
+    version = header_version if header_version is not None else body_version
+    if version is None:
+        raise PreconditionRequired()
+    return version
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List demands",
+        description="Demands visible to the caller. `priority_tier` filtering is for the bargaining team.",
+        responses={200: TeamDemandSerializer(many=True), **error_responses(400, 401, 404, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a demand",
+        parameters=[ETAG_HEADER],
+        responses={200: TeamDemandSerializer, **error_responses(401, 404, 429)},
+    ),
+    create=extend_schema(
+        summary="Create a demand (team)",
+        request=DemandInputSerializer,
+        parameters=[ETAG_HEADER],
+        responses={201: TeamDemandSerializer, **error_responses(400, 401, 403, 409, 429)},
+    ),
+    update=extend_schema(
+        summary="Replace a demand's fields (team)",
+        request=DemandInputSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: TeamDemandSerializer, **error_responses(400, 401, 403, 404, 409, 412, 428, 429)},
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a demand's fields (team)",
+        request=DemandInputSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: TeamDemandSerializer, **error_responses(400, 401, 403, 404, 409, 412, 428, 429)},
+    ),
+)
+class DemandViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Demands: read by anyone within their visibility; written by the bargaining team through the services."""
+
+    parser_classes = [JSONParser]
+    filterset_class = DemandFilter
+    search_fields = ["title", "summary"]
+    ordering_fields = ["id", "title", "status", "created_at", "updated_at"]
+
+    def get_queryset(self) -> QuerySet[Demand]:
+        user = None if is_schema_request(self) else self.request.user
+        demands = demands_visible_to(user)
+        return demands.select_related("owner") if viewer_is_team(self) else demands
+
+    def _with_links(self, demands: list[Demand]) -> list[Demand]:
+        """Attach each demand's clause ids and visible evidence links, two queries for the whole page.
+
+        Rows from values_list, not prefetch_related: a page of 100 would otherwise build a queryset
+        per demand per relation and 400 model instances, most of the list's time in a profile.
+        """
+        ids = [demand.pk for demand in demands]
+        clauses: dict[int, list[int]] = defaultdict(list)
+        through = Demand.clauses.through.objects.filter(demand_id__in=ids)
+        for demand_id, clause_id in through.order_by(
+            "resolutionclause__resolution_id", "resolutionclause__number"
+        ).values_list("demand_id", "resolutionclause_id"):
+            clauses[demand_id].append(clause_id)
+        evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        links = evidence_links_visible_to(self.request.user).filter(demand_id__in=ids).order_by("id")
+        for demand_id, evidence_id, claim in links.values_list("demand_id", "evidence_id", "claim"):
+            evidence[demand_id].append({"evidence": evidence_id, "claim": claim})
+        for demand in demands:
+            demand.clause_ids, demand.evidence_links_shown = clauses[demand.pk], evidence[demand.pk]
+        return demands
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return TeamDemandSerializer if viewer_is_team(self) else DemandSerializer
+
+    def get_object(self) -> Demand:
+        """The demand of the URL, if the caller may see it; without the prefetches of a representation.
+
+        Detail routes ignore the list filters: /demands/5/?status=draft is demand 5, whatever its status.
+        """
+        demand = get_object_or_404(demands_visible_to(self.request.user), pk=self.kwargs["pk"])
+        self.check_object_permissions(self.request, demand)
+        return demand
+
+    def _demand_response(self, demand_id: int, status: int = 200) -> Response:
+        [demand] = self._with_links([self.get_queryset().get(pk=demand_id)])
+        headers = {"ETag": f'"{demand.version}"'}
+        if status == 201:
+            headers["Location"] = reverse("demand-detail", kwargs={"pk": demand.pk}, request=self.request)
+        return Response(self.get_serializer(demand).data, status=status, headers=headers)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None, "DEFAULT_PAGINATION_CLASS is set: lists are always paginated"
+        return self.get_paginated_response(self.get_serializer(self._with_links(page), many=True).data)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        [demand] = self._with_links([get_object_or_404(self.get_queryset(), pk=kwargs["pk"])])
+        return Response(self.get_serializer(demand).data, headers={"ETag": f'"{demand.version}"'})
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = DemandInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("version", None)  # nothing to compare against yet
+        demand = demand_create(by=request.user, **data)
+        return self._demand_response(demand.pk, status=201)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        demand = self.get_object()
+        header_version = _if_match_version(request)
+        if header_version is not None:  # a precondition is checked before the body is read (RFC 9110)
+            _refuse_stale(demand, header_version)
+        serializer = DemandInputSerializer(
+            data=request.data, partial=kwargs.get("partial", False), context={"demand": demand}
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        version = _expected_version(header_version, data.pop("version", None))
+        demand_update(demand_id=demand.pk, expected_version=version, by=request.user, **data)
+        return self._demand_response(demand.pk)
+
+    @extend_schema(
+        summary="Move a demand to another status (team)",
+        description="Calls the transitions table. A disallowed move gets 400 naming the current and allowed "
+        "statuses; moving to `withdrawn` needs a public `note`.",
+        request=TransitionInputSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: TeamDemandSerializer, **error_responses(400, 401, 403, 404, 409, 412, 428, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, pk: str | None = None) -> Response:
+        demand = self.get_object()
+        header_version = _if_match_version(request)
+        if header_version is not None:
+            _refuse_stale(demand, header_version)
+        serializer = TransitionInputSerializer(data=request.data, demand=demand)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        demand_transition(
+            demand_id=demand.pk,
+            to_status=data["status"],
+            expected_version=_expected_version(header_version, data.get("version")),
+            by=request.user,
+            note=data["note"],
+            internal_note=data["internal_note"],
+            session_id=data.get("session"),
+        )
+        return self._demand_response(demand.pk)
+
+    @extend_schema(
+        summary="Cite evidence for a demand (team)",
+        description="Links a piece of evidence to the demand with the claim it supports; bumps `version`. "
+        "Citing the same evidence twice gets 409.",
+        request=EvidenceCitationInputSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={201: TeamDemandSerializer, **error_responses(400, 401, 403, 404, 409, 412, 428, 429)},
+    )
+    @action(detail=True, methods=["post"], url_path="evidence")
+    def cite_evidence(self, request: Request, pk: str | None = None) -> Response:
+        demand = self.get_object()
+        header_version = _if_match_version(request)
+        if header_version is not None:
+            _refuse_stale(demand, header_version)
+        serializer = EvidenceCitationInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        evidence_link_create(
+            demand_id=demand.pk,
+            evidence_id=data["evidence"],
+            claim=data["claim"],
+            expected_version=_expected_version(header_version, data.get("version")),
+            by=request.user,
+        )
+        return self._demand_response(demand.pk, status=201)
+
+    @extend_schema(
+        summary="A demand's status history, newest first",
+        responses={200: TeamStatusChangeSerializer(many=True), **error_responses(401, 404, 429)},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        demand = self.get_object()
+        changes = status_changes_visible_to(request.user).filter(demand=demand).select_related("changed_by")
+        serializer_class = TeamStatusChangeSerializer if viewer_is_team(self) else StatusChangeSerializer
+        page = self.paginate_queryset(changes)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List evidence",
+        responses={200: TeamEvidenceSerializer(many=True), **error_responses(400, 401, 404, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="Get evidence", responses={200: TeamEvidenceSerializer, **error_responses(401, 404, 429)}
+    ),
+)
+class EvidenceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Evidence within the caller's visibility, with the visible demands it supports."""
+
+    filterset_class = EvidenceFilter
+    search_fields = ["title", "publisher", "quote"]
+    ordering_fields = ["id", "title", "published_on", "created_at"]
+
+    def get_queryset(self) -> QuerySet:
+        user = None if is_schema_request(self) else self.request.user
+        return (
+            evidence_visible_to(user)
+            .select_related("verified_by")
+            .prefetch_related("figures", Prefetch("links", queryset=evidence_links_visible_to(user)))
+        )
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return TeamEvidenceSerializer if viewer_is_team(self) else EvidenceSerializer
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List resolutions",
+        responses={200: ResolutionSerializer(many=True), **error_responses(400, 401, 404, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a resolution", responses={200: ResolutionSerializer, **error_responses(401, 404, 429)}
+    ),
+)
+class ResolutionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Resolutions of governing bodies, with their numbered clauses; public records."""
+
+    serializer_class = ResolutionSerializer
+    filterset_fields = ["governing_body"]
+    search_fields = ["title", "summary", "governing_body"]
+    ordering_fields = ["id", "adopted_on", "title"]
+
+    def get_queryset(self) -> QuerySet:
+        user = None if is_schema_request(self) else self.request.user
+        return resolutions_visible_to(user).prefetch_related("clauses")
+
+
+@extend_schema(
+    summary="Get an API token",
+    auth=[],
+    description="Exchange a username and password for a token; send it as `Authorization: Token <key>`.",
+    request=AuthTokenSerializer,
+    responses={200: TokenSerializer, **error_responses(400, 429)},
+)
+class TokenView(ObtainAuthToken):
+    """POST username and password, get a token. Throttled per client: the password is guessable otherwise."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
