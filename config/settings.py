@@ -152,6 +152,15 @@ CELERY_TASK_TIME_LIMIT = 360
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
+# Digests. Batches are the unit of work per task; the sweeper re-enqueues work the broker lost.
+# SENDING_STUCK_AFTER must stay above the task time limit so a slow live batch is never sent twice.
+DIGEST_BATCH_SIZE = int(os.environ.get("DIGEST_BATCH_SIZE", "200"))
+DIGEST_MAX_ATTEMPTS = int(os.environ.get("DIGEST_MAX_ATTEMPTS", "5"))
+DIGEST_RETRY_BACKOFF = float(os.environ.get("DIGEST_RETRY_BACKOFF", "60"))
+DIGEST_RETRY_BACKOFF_MAX = float(os.environ.get("DIGEST_RETRY_BACKOFF_MAX", "600"))
+DIGEST_PENDING_STUCK_AFTER = float(os.environ.get("DIGEST_PENDING_STUCK_AFTER", "900"))
+DIGEST_SENDING_STUCK_AFTER = float(os.environ.get("DIGEST_SENDING_STUCK_AFTER", "900"))
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

@@ -6,5 +6,6 @@ from . import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("digests/", include("bargaining.urls")),
     path("", include("demands.urls")),
 ]
