@@ -4,7 +4,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth.models import User
 
-from bargaining.models import BargainingSession
+from bargaining.models import BargainingSession, Member
 from demands.models import (
     Category,
     Demand,
@@ -105,3 +105,14 @@ class BargainingSessionFactory(factory.django.DjangoModelFactory):
 
     held_on = datetime.date(2026, 11, 2)
     location = "CPS headquarters"
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Member
+
+    email = factory.Sequence(lambda n: f"member{n}@example.org")
+    name = factory.Sequence(lambda n: f"Member {n}")
+    school = "Kelly High School"
+    frequency = Member.Frequency.WEEKLY
+    state = Member.State.ACTIVE
