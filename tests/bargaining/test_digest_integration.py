@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 CELERY = str(Path(sys.executable).with_name("celery"))
 MARKER = "ZZTEAMONLYZZ"
+WORKER_OPTIONS = ["--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
 
 
 def free_port() -> int:
@@ -112,8 +113,7 @@ class Worker:
         self.log.write_text("")
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
-                [CELERY, "-A", "config", "worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
-                + ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"digests-{os.getpid()}@%h"],
+                [CELERY, "-A", "config", "worker", "--pool", "prefork", "--concurrency", "1", *WORKER_OPTIONS],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
