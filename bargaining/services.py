@@ -123,11 +123,13 @@ class SendReport:
 
 def _claim(delivery_ids: Iterable[int], now: datetime.datetime) -> list[int]:
     # SKIP LOCKED: two tasks holding the same ids (a sweeper re-enqueue, a broker redelivery)
-    # never both claim a row; whoever comes second finds it no longer pending.
+    # never both claim a row; whoever comes second finds it no longer pending. Lock only delivery
+    # rows ("self", no ordering join): locking the shared run row would make batches skip each other.
     with transaction.atomic():
         ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(id__in=list(delivery_ids), state=Delivery.State.PENDING)
+            .order_by("id")
             .values_list("id", flat=True)
         )
         Delivery.objects.filter(id__in=ids).update(state=Delivery.State.SENDING, claimed_at=now, updated_at=now)
@@ -173,6 +175,10 @@ def deliveries_send(*, delivery_ids: Sequence[int], connection: BaseEmailBackend
     report = SendReport()
     claimed = _claim(delivery_ids, now)
     report.claimed = len(claimed)
+    if len(claimed) < len(delivery_ids):
+        # Normal after a redelivery or a sweep; the rows are done or in another batch's hands.
+        skipped = len(delivery_ids) - len(claimed)
+        logger.info("Digest batch of %d deliveries: %d no longer pending", len(delivery_ids), skipped)
     if not claimed:
         return report
     deliveries = list(
@@ -325,7 +331,7 @@ def deliveries_sweep(*, now: datetime.datetime | None = None) -> SweepReport:
     )
     with transaction.atomic():
         ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(state=Delivery.State.PENDING, updated_at__lte=pending_cutoff)
             .order_by("run_id", "id")
             .values_list("id", flat=True)

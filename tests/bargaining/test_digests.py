@@ -5,7 +5,9 @@ import email
 import email.policy
 from io import StringIO
 
+import psycopg
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
@@ -387,3 +389,22 @@ def test_admin_shows_run_counts_preview_and_sends_a_test_digest(client, plan, ca
     deliveries = client.get("/admin/bargaining/delivery/?state__exact=skipped")
     assert deliveries.status_code == 200
     assert b"1 delivery" in deliveries.content
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_batch_claims_its_rows_while_another_transaction_holds_the_run_row(campaign, now):
+    # The planner locks the run row while (re)planning; batches must not skip their rows meanwhile.
+    run = DigestRun.objects.create(
+        frequency="weekly", period_start=now.date(), window_start=now - datetime.timedelta(days=7), window_end=now
+    )
+    ids = [
+        Delivery.objects.create(run=run, member=member, window_start=run.window_start).pk
+        for member in MemberFactory.create_batch(2)
+    ]
+    database = django_settings.DATABASES["default"]
+    with psycopg.connect(
+        host=database["HOST"], port=database["PORT"], user=database["USER"], dbname=database["NAME"]
+    ) as other:
+        other.execute("SELECT id FROM bargaining_digestrun WHERE id = %s FOR UPDATE", [run.pk])
+        report = deliveries_send(delivery_ids=ids)
+    assert (report.claimed, report.sent) == (2, 2)
