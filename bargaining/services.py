@@ -15,13 +15,15 @@ from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from demands.errors import DomainError
 
-from .emails import RenderedDigest, digest_message, digest_render, site_domain
+from .emails import DigestTemplate, RenderedDigest, digest_message, digest_render, site_domain
 from .links import DigestLinks, delivery_links
 from .models import Delivery, DigestRun, Member
 from .selectors import DigestContent, DigestSource, TopicKey, member_topic_key
@@ -237,6 +239,18 @@ def _send_prepared(
     prepared: list[tuple[Delivery, RenderedDigest]], connection: BaseEmailBackend | None, report: SendReport
 ) -> None:
     connection = connection or get_connection()
+    # Over SMTP each message is the content's prebuilt bytes with the member's parts swapped in;
+    # other backends (anymail, tests) get a Django message per member.
+    smtp = isinstance(connection, SMTPBackend)
+    templates: dict[int, DigestTemplate] = {}
+    relaxed = db_connection.vendor == "postgresql" and not settings.DIGEST_SYNCHRONOUS_COMMIT
+    if relaxed:
+        # Each outcome is still its own committed transaction, visible at once and safe if this
+        # worker dies; only a crash of the database server itself could lose the last few hundred
+        # milliseconds of outcomes (those rows would be swept and resent). Waiting for the WAL
+        # flush on every message would otherwise cost more than sending it.
+        with db_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO off")
     try:
         for delivery, rendered in prepared:
             message_id = _message_id(delivery)
@@ -244,14 +258,21 @@ def _send_prepared(
             try:
                 # Reopens after a broken connection; a no-op while the connection is up.
                 connection.open()
-                message = digest_message(
-                    rendered=rendered,
-                    to=delivery.member.email,
-                    links=delivery_links(delivery),
-                    message_id=message_id,
-                    connection=connection,
-                )
-                message.send()
+                links = delivery_links(delivery)
+                template = templates.get(id(rendered)) if smtp else None
+                if template is None and smtp:
+                    template = templates[id(rendered)] = DigestTemplate(rendered)
+                if template is not None and template.usable and delivery.member.email.isascii():
+                    raw = template.message_bytes(to=delivery.member.email, links=links, message_id=message_id)
+                    connection.connection.sendmail(template.from_email, [delivery.member.email], raw)
+                else:
+                    digest_message(
+                        rendered=rendered,
+                        to=delivery.member.email,
+                        links=links,
+                        message_id=message_id,
+                        connection=connection,
+                    ).send()
             except Exception as exc:  # every failure is recorded on its row; the batch goes on
                 permanent, error = _failure(exc)
                 attempts = delivery.attempts + 1
@@ -281,6 +302,9 @@ def _send_prepared(
             report.sent += 1
     finally:
         _close_quietly(connection)
+        if relaxed:
+            with db_connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
 
 
 def _close_quietly(connection: BaseEmailBackend) -> None:

@@ -160,6 +160,9 @@ DIGEST_RETRY_BACKOFF = float(os.environ.get("DIGEST_RETRY_BACKOFF", "60"))
 DIGEST_RETRY_BACKOFF_MAX = float(os.environ.get("DIGEST_RETRY_BACKOFF_MAX", "600"))
 DIGEST_PENDING_STUCK_AFTER = float(os.environ.get("DIGEST_PENDING_STUCK_AFTER", "900"))
 DIGEST_SENDING_STUCK_AFTER = float(os.environ.get("DIGEST_SENDING_STUCK_AFTER", "900"))
+# "0": per-message outcome commits skip the WAL flush wait (PostgreSQL synchronous_commit=off), see
+# bargaining/services.py; "1" waits for it, halving throughput on slow disks.
+DIGEST_SYNCHRONOUS_COMMIT = os.environ.get("DIGEST_SYNCHRONOUS_COMMIT", "0") == "1"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -15,8 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from bargaining.emails import DigestTemplate, digest_message, digest_render
+from bargaining.links import DigestLinks
 from bargaining.models import Delivery, DigestRun, Member
-from bargaining.selectors import digest_run_counts
+from bargaining.selectors import DigestSource, digest_run_counts
 from bargaining.services import deliveries_send, deliveries_sweep, digest_period_start, digest_plan
 from bargaining.tokens import DIGEST, make_token
 from demands.models import Status, StatusChange, Visibility
@@ -408,3 +410,32 @@ def test_a_batch_claims_its_rows_while_another_transaction_holds_the_run_row(cam
         other.execute("SELECT id FROM bargaining_digestrun WHERE id = %s FOR UPDATE", [run.pk])
         report = deliveries_send(delivery_ids=ids)
     assert (report.claimed, report.sent) == (2, 2)
+
+
+def test_prebuilt_template_bytes_match_a_message_built_for_the_member(campaign, now):
+    member = MemberFactory()
+    source = DigestSource(since=now - datetime.timedelta(days=7), until=now)
+    rendered = digest_render(
+        source.content_for(window_start=now - datetime.timedelta(days=7), window_end=now, topics=frozenset())
+    )
+    links = DigestLinks(
+        unsubscribe="https://tracker.example.org/subscriptions/unsubscribe/AB:cd/",
+        preferences="https://tracker.example.org/subscriptions/preferences/EF:gh/",
+        browser="https://tracker.example.org/digests/IJ:kl/",
+    )
+    template = DigestTemplate(rendered)
+    assert template.usable
+    fast = email.message_from_bytes(
+        template.message_bytes(to=member.email, links=links, message_id="<m.1@tracker.example.org>"),
+        policy=email.policy.default,
+    )
+    slow = email.message_from_bytes(
+        message_bytes(
+            digest_message(rendered=rendered, to=member.email, links=links, message_id="<m.1@tracker.example.org>")
+        ),
+        policy=email.policy.default,
+    )
+    for header in ("From", "To", "Subject", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"):
+        assert fast[header].strip() == slow[header].strip(), header  # folding may differ
+    assert [part.get_content() for part in fast.iter_parts()] == [part.get_content() for part in slow.iter_parts()]
+    assert links.browser in fast.get_body(("html",)).get_content()
