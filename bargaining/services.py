@@ -235,6 +235,14 @@ def _prepare(
     return prepared, skips
 
 
+# The one statement per sent message, kept out of the ORM: building an UPDATE queryset costs more
+# CPU than the statement itself, and at 30,000 messages that is the worker's main cost after SMTP.
+_MARK_SENT = (
+    "UPDATE bargaining_delivery SET state = %s, attempts = attempts + 1, message_id = %s, sent_at = %s,"
+    " updated_at = %s, last_error = '' WHERE id = %s AND state = %s"
+)
+
+
 def _send_prepared(
     prepared: list[tuple[Delivery, RenderedDigest]], connection: BaseEmailBackend | None, report: SendReport
 ) -> None:
@@ -251,6 +259,7 @@ def _send_prepared(
         # flush on every message would otherwise cost more than sending it.
         with db_connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit TO off")
+    cursor = db_connection.cursor()
     try:
         for delivery, rendered in prepared:
             message_id = _message_id(delivery)
@@ -291,20 +300,16 @@ def _send_prepared(
                 logger.warning("Digest delivery %s to member %s: %s", delivery.pk, delivery.member_id, error)
                 continue
             sent_at = timezone.now()
-            row.update(
-                state=Delivery.State.SENT,
-                attempts=F("attempts") + 1,
-                message_id=message_id,
-                sent_at=sent_at,
-                updated_at=sent_at,
-                last_error="",
+            cursor.execute(
+                _MARK_SENT,
+                [Delivery.State.SENT, message_id, sent_at, sent_at, delivery.pk, Delivery.State.SENDING],
             )
             report.sent += 1
     finally:
         _close_quietly(connection)
         if relaxed:
-            with db_connection.cursor() as cursor:
-                cursor.execute("RESET synchronous_commit")
+            cursor.execute("RESET synchronous_commit")
+        cursor.close()
 
 
 def _close_quietly(connection: BaseEmailBackend) -> None:
