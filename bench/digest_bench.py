@@ -84,7 +84,10 @@ def main() -> None:
     sink_dir = RESULTS / f"sink-{stamp}"
     env = {
         **os.environ,
-        "DJANGO_DEBUG": "1",
+        # Production settings (DEBUG off): no query log in the worker, as deployed.
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "bench-only-key-" + "x" * 40,
+        "DJANGO_ALLOWED_HOSTS": "localhost",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
