@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from anymail.exceptions import AnymailRecipientsRefused
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -260,10 +261,10 @@ def _send_prepared(
         with db_connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit TO off")
     cursor = db_connection.cursor()
+    finished = 0
     try:
         for delivery, rendered in prepared:
             message_id = _message_id(delivery)
-            row = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING)
             try:
                 # Reopens after a broken connection; a no-op while the connection is up.
                 connection.open()
@@ -282,7 +283,11 @@ def _send_prepared(
                         message_id=message_id,
                         connection=connection,
                     ).send()
+            except SoftTimeLimitExceeded:
+                raise  # the task is out of time: stop, the rows not sent are released below
             except Exception as exc:  # every failure is recorded on its row; the batch goes on
+                finished += 1
+                row = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING)
                 permanent, error = _failure(exc)
                 attempts = delivery.attempts + 1
                 if _needs_reconnect(exc):
@@ -305,7 +310,16 @@ def _send_prepared(
                 [Delivery.State.SENT, message_id, sent_at, sent_at, delivery.pk, Delivery.State.SENDING],
             )
             report.sent += 1
+            finished += 1
     finally:
+        if finished < len(prepared):
+            # Interrupted: hand the rest back at once rather than after the sweeper's sending timeout.
+            # The one in flight may have reached the server: the single duplicate the spec allows.
+            released = [delivery.pk for delivery, _ in prepared[finished:]]
+            Delivery.objects.filter(id__in=released, state=Delivery.State.SENDING).update(
+                state=Delivery.State.PENDING,
+                updated_at=timezone.now() - datetime.timedelta(seconds=settings.DIGEST_PENDING_STUCK_AFTER),
+            )
         _close_quietly(connection)
         if relaxed:
             cursor.execute("RESET synchronous_commit")

@@ -2,13 +2,14 @@
 
 import smtplib
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.mail.backends.base import BaseEmailBackend
 
 
 class ScriptedBackend(BaseEmailBackend):
-    """`script[address]` is a list of SMTP codes to answer (then accept); `sent` collects accepted messages."""
+    """`script[address]`: SMTP codes (or "time limit") to answer, then accept; `sent` collects accepted messages."""
 
-    script: dict[str, list[int]] = {}
+    script: dict[str, list] = {}
     sent: list = []
 
     def send_messages(self, email_messages):
@@ -17,11 +18,13 @@ class ScriptedBackend(BaseEmailBackend):
             answers = self.script.get(address)
             if answers:
                 code = answers.pop(0)
+                if code == "time limit":
+                    raise SoftTimeLimitExceeded()
                 raise smtplib.SMTPRecipientsRefused({address: (code, b"scripted answer")})
             self.sent.append(message)
         return len(email_messages)
 
     @classmethod
-    def reset(cls, script: dict[str, list[int]] | None = None) -> None:
+    def reset(cls, script: dict[str, list] | None = None) -> None:
         cls.script = script or {}
         cls.sent = []

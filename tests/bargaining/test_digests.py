@@ -7,6 +7,7 @@ from io import StringIO
 
 import psycopg
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings as django_settings
 from django.core import mail
 from django.core.management import call_command
@@ -439,3 +440,16 @@ def test_prebuilt_template_bytes_match_a_message_built_for_the_member(campaign, 
         assert fast[header].strip() == slow[header].strip(), header  # folding may differ
     assert [part.get_content() for part in fast.iter_parts()] == [part.get_content() for part in slow.iter_parts()]
     assert links.browser in fast.get_body(("html",)).get_content()
+
+
+def test_a_batch_out_of_time_hands_its_unsent_rows_back_at_once(settings, campaign, now):
+    settings.EMAIL_BACKEND = SCRIPTED
+    first, second, third = MemberFactory.create_batch(3)
+    ScriptedBackend.reset({second.email: ["time limit"]})
+    run = digest_plan(frequency="weekly", now=now)
+    with pytest.raises(SoftTimeLimitExceeded):
+        deliveries_send(delivery_ids=list(run.deliveries.order_by("id").values_list("id", flat=True)))
+    states = dict(run.deliveries.values_list("member__email", "state"))
+    assert states == {first.email: "sent", second.email: "pending", third.email: "pending"}
+    # Released as already overdue: the next sweep re-enqueues them without waiting.
+    assert deliveries_sweep().requeued == 2
