@@ -123,7 +123,7 @@ class Delivery(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["run", "id"]
+        ordering = ["run_id", "id"]  # by column: ordering by "run" would join (and lock) runs
         verbose_name_plural = "deliveries"
         constraints = [
             models.UniqueConstraint(fields=["run", "member"], name="delivery_unique_run_member"),

@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name_plural': 'deliveries',
-                'ordering': ['run', 'id'],
+                'ordering': ['run_id', 'id'],
                 'indexes': [models.Index(fields=['state', 'updated_at'], name='delivery_state_updated'), models.Index(fields=['member', 'state'], name='delivery_member_state')],
                 'constraints': [models.UniqueConstraint(fields=('run', 'member'), name='delivery_unique_run_member')],
             },
