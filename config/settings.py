@@ -151,6 +151,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# `celery -A config beat` reads the schedule from the database: admins edit it in the admin.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Digests. Batches are the unit of work per task; the sweeper re-enqueues work the broker lost.
 # SENDING_STUCK_AFTER must stay above the task time limit so a slow live batch is never sent twice.

@@ -16,11 +16,11 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from bargaining.models import BargainingSession, Delivery, DigestRun, Member
 from bargaining.selectors import digest_run_counts
 from bargaining.services import digest_plan
-from bargaining.tasks import sweep_stuck_deliveries
 from config.celery import app as celery_app
 from demands.models import Status, StatusChange, Visibility
 from tests.factories import CategoryFactory, DemandFactory, EvidenceFactory, EvidenceLinkFactory, MemberFactory
@@ -192,6 +192,27 @@ def change(demand, to_status, *, when, note="", internal_note=""):
 
 
 @pytest.fixture
+def beat(tmp_path, worker):
+    """`celery -A config beat` on the migrated schedule, with the sweeper every second instead of every minute."""
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(name="Digest sweeper").update(interval=every_second)
+    PeriodicTasks.update_changed()
+    log = tmp_path / "beat.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [CELERY, "-A", "config", "beat", "--loglevel", "INFO", "--pidfile="],
+            cwd=tmp_path,
+            env=worker.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    wait_for(lambda: "Digest sweeper" in log.read_text(), timeout=30, what="beat to send the sweeper")
+    yield process
+    stop(process)
+
+
+@pytest.fixture
 def campaign():
     """Public changes in two categories this week, and the marker in every team-only place."""
     now = timezone.now()
@@ -226,18 +247,13 @@ def campaign():
     return {"safety": safety, "staffing": staffing, "quiet": quiet}
 
 
-def wait_until_run_done(run_id: int, *, timeout: float, sweep: bool = False) -> None:
-    """Wait for the run to finish; with `sweep`, ask the worker to sweep every second as beat would."""
-    last_sweep = 0.0
-
-    def done() -> bool:
-        nonlocal last_sweep
-        if sweep and time.monotonic() - last_sweep > 1:
-            sweep_stuck_deliveries.delay()
-            last_sweep = time.monotonic()
-        return DigestRun.objects.get(pk=run_id).state == DigestRun.State.DONE
-
-    wait_for(done, timeout=timeout, what=f"digest run {run_id} to finish", interval=0.2)
+def wait_until_run_done(run_id: int, *, timeout: float) -> None:
+    wait_for(
+        lambda: DigestRun.objects.get(pk=run_id).state == DigestRun.State.DONE,
+        timeout=timeout,
+        what=f"digest run {run_id} to finish",
+        interval=0.2,
+    )
 
 
 def assert_accounts(run_id: int) -> None:
@@ -298,7 +314,7 @@ def test_run_delivers_once_per_member_retries_4xx_fails_5xx_and_leaks_nothing(wo
     assert sink.received() == received
 
 
-def test_worker_killed_mid_run_loses_no_member(worker, sink, campaign):
+def test_worker_killed_mid_run_loses_no_member(worker, sink, beat, campaign):
     members = MemberFactory.create_batch(120)
     sink.script(delay=0.03)
     worker.start()
@@ -309,7 +325,7 @@ def test_worker_killed_mid_run_loses_no_member(worker, sink, campaign):
     assert during < len(members)
 
     worker.start()
-    wait_until_run_done(run.pk, timeout=60, sweep=True)
+    wait_until_run_done(run.pk, timeout=60)
 
     received = sink.received()
     assert set(received) == {m.email for m in members}
@@ -319,7 +335,7 @@ def test_worker_killed_mid_run_loses_no_member(worker, sink, campaign):
     assert digest_run_counts(run.pk).sent == len(members)
 
 
-def test_redis_flushed_mid_run_the_sweeper_completes_it(worker, sink, broker, campaign):
+def test_redis_flushed_mid_run_the_sweeper_completes_it(worker, sink, beat, broker, campaign):
     members = MemberFactory.create_batch(120)
     sink.script(delay=0.03)
     worker.start()
@@ -328,7 +344,7 @@ def test_redis_flushed_mid_run_the_sweeper_completes_it(worker, sink, broker, ca
     broker.flushdb()
     assert len(sink.messages()) < len(members)
 
-    wait_until_run_done(run.pk, timeout=60, sweep=True)
+    wait_until_run_done(run.pk, timeout=60)
 
     received = sink.received()
     assert set(received) == {m.email for m in members}
