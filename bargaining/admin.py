@@ -56,6 +56,9 @@ class DigestRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: DigestRun | None = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: DigestRun | None = None) -> bool:
+        return False  # the ledger is the record of who got what; deleting it would allow resends
+
     @admin.display(description="eligible", ordering="eligible_count")
     def eligible(self, run: DigestRun) -> int:
         return run.eligible_count
@@ -133,6 +136,9 @@ class DeliveryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
         return False
 
     @admin.display(description="last error")
