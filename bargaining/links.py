@@ -1,4 +1,4 @@
-"""Absolute links in members' emails, built from SITE_URL; paths under /subscriptions/ are the spec's contract."""
+"""Links for a member's emails and pages: signed, so they work without an account."""
 
 from dataclasses import dataclass
 
@@ -11,26 +11,31 @@ from .models import Delivery, Member
 from .tokens import DIGEST, PREFERENCES, UNSUBSCRIBE, make_token
 
 
-def absolute_url(path: str) -> str:
-    return f"{settings.SITE_URL}{path}"
+def member_unsubscribe_path(member: Member) -> str:
+    return reverse("bargaining:unsubscribe", args=[make_token(UNSUBSCRIBE, member.pk)])
+
+
+def member_preferences_path(member: Member) -> str:
+    return reverse("bargaining:preferences", args=[make_token(PREFERENCES, member.pk)])
 
 
 def member_unsubscribe_url(member: Member) -> str:
-    """The signed one-click unsubscribe link (also the List-Unsubscribe target, RFC 8058)."""
-    return absolute_url(f"/subscriptions/unsubscribe/{make_token(UNSUBSCRIBE, member.pk)}/")
+    """The absolute one-click unsubscribe link, for the `List-Unsubscribe` header and the email's footer."""
+    return settings.SITE_URL + member_unsubscribe_path(member)
 
 
 def member_preferences_url(member: Member) -> str:
-    return absolute_url(f"/subscriptions/preferences/{make_token(PREFERENCES, member.pk)}/")
+    """The absolute link to change frequency and topics, or to resubscribe, for emails."""
+    return settings.SITE_URL + member_preferences_path(member)
 
 
 def digest_url(delivery: Delivery) -> str:
-    """The delivery's digest in a browser."""
-    return absolute_url(reverse("bargaining:digest", kwargs={"token": make_token(DIGEST, delivery.pk)}))
+    """The absolute link to this delivery's digest in a browser."""
+    return settings.SITE_URL + reverse("bargaining:digest", args=[make_token(DIGEST, delivery.pk)])
 
 
 def demand_url(demand: Demand) -> str:
-    return absolute_url(demand.get_absolute_url())
+    return settings.SITE_URL + demand.get_absolute_url()
 
 
 @dataclass(frozen=True)

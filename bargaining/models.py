@@ -1,5 +1,6 @@
 """The bargaining context: sessions at the table, members, and the digest ledger."""
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -44,7 +45,16 @@ class Member(models.Model):
     email = models.EmailField(max_length=254)
     name = models.CharField(max_length=200, blank=True)
     school = models.CharField(max_length=200, blank=True, help_text="School or unit.")
-    language = models.CharField(max_length=16, default="en", help_text="Language code, e.g. en or es.")
+    language = models.CharField(
+        max_length=16,
+        default="en",
+        help_text="Language code, e.g. en or es.",
+        validators=[
+            RegexValidator(
+                r"^[a-z]{2,3}(-[a-z0-9]{2,8})*\Z", "Enter a lowercase language code such as en, es or zh-hant."
+            )
+        ],
+    )
     frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.WEEKLY, db_index=True)
     topics = models.ManyToManyField(
         "demands.Category", blank=True, related_name="subscribers", help_text="None means every category."
@@ -57,7 +67,11 @@ class Member(models.Model):
     class Meta:
         ordering = ["email"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="member_unique_email_ci"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="member_unique_email_ci",
+                violation_error_message="A member with this email address already exists (case does not matter).",
+            ),
         ]
 
     def __str__(self) -> str:

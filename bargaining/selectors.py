@@ -11,8 +11,17 @@ from demands.selectors import demand_status_counts_for_members, evidence_for_mem
 
 from .links import demand_url
 from .models import Delivery, Member
+from .tokens import read_token
 
 TopicKey = frozenset[int]  # category ids; empty means every category
+
+
+def member_for_token(purpose: str, token: str) -> Member | None:
+    """The member a signed link points to; None when the token is forged, for another purpose, or stale."""
+    member_id = read_token(purpose, token)
+    if member_id is None:
+        return None
+    return Member.objects.filter(pk=member_id).first()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ from . import views
 
 app_name = "bargaining"
 
+# Included at the site root in config/urls.py: the paths are the specification's contract.
 urlpatterns = [
-    path("<str:token>/", views.digest, name="digest"),
+    path("subscriptions/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("subscriptions/preferences/<str:token>/", views.preferences, name="preferences"),
+    path("digests/<str:token>/", views.digest, name="digest"),
 ]

@@ -200,3 +200,51 @@ class ResolutionClauseAdmin(SimpleHistoryAdmin):
     list_select_related = ["resolution"]
     search_fields = ["text", "resolution__title"]
     autocomplete_fields = ["resolution"]
+
+
+class AuditLogAdmin(admin.ModelAdmin):
+    """Read-only audit of every edit, including of objects deleted since: who, when, which fields, from → to."""
+
+    list_display = ["history_date", "history_user", "history_type", "audited_object", "changes"]
+    list_filter = ["history_type", "history_date"]
+    list_select_related = ["history_user"]
+    date_hierarchy = "history_date"
+    list_per_page = 50
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return ["history_user__username", *self.searchable]
+
+    @admin.display(description="object")
+    def audited_object(self, record) -> str:
+        return f"{record.instance_type.__name__} #{record.id}: {record.instance}"
+
+    @admin.display(description="changes (from → to)")
+    def changes(self, record) -> str:
+        previous = record.prev_record
+        if record.history_type == "+" or previous is None:
+            return "created"
+        if record.history_type == "-":
+            return "deleted"
+        delta = record.diff_against(previous)
+        return "; ".join(f"{change.field}: {change.old!r} → {change.new!r}" for change in delta.changes) or "—"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+for audited, searchable in [
+    (Demand, ["title", "slug"]),
+    (Evidence, ["title"]),
+    (EvidenceLink, ["claim"]),
+    (Resolution, ["title"]),
+    (ResolutionClause, ["text"]),
+]:
+    admin.site.register(
+        audited.history.model, type(f"{audited.__name__}AuditAdmin", (AuditLogAdmin,), {"searchable": searchable})
+    )

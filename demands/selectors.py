@@ -1,12 +1,25 @@
 """Reads scoped to the viewer. Everything that lists demands, history or evidence starts here."""
 
 import datetime
+from collections import Counter
 from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Prefetch, QuerySet
 
-from .models import Demand, Evidence, EvidenceLink, Resolution, StatusChange, Visibility
+from .models import (
+    Category,
+    Demand,
+    Evidence,
+    EvidenceLink,
+    Figure,
+    Resolution,
+    ResolutionClause,
+    Status,
+    StatusChange,
+    Visibility,
+)
 from .roles import visibilities_for
 
 Viewer = User | AnonymousUser | None
@@ -37,6 +50,89 @@ def evidence_visible_to(user: Viewer) -> QuerySet[Evidence]:
 def resolutions_visible_to(user: Viewer) -> QuerySet[Resolution]:
     """Resolutions are public records of a governing body: everyone may read them."""
     return Resolution.objects.all()
+
+
+def demands_by_category(user: Viewer) -> QuerySet[Demand]:
+    """Visible demands in the order pages group them: by category, then title."""
+    return demands_visible_to(user).order_by("category__position", "category__name", "category_id", "title")
+
+
+def figures_visible_to(user: Viewer) -> QuerySet[Figure]:
+    """Figures quoted from the evidence `user` may see, with their evidence."""
+    return Figure.objects.filter(evidence__in=evidence_visible_to(user)).select_related("evidence").order_by("id")
+
+
+def evidence_links_for(demand: Demand, user: Viewer) -> QuerySet[EvidenceLink]:
+    """The evidence cited for `demand` that `user` may see, with its figures."""
+    return (
+        EvidenceLink.objects.filter(demand=demand, evidence__in=evidence_visible_to(user))
+        .select_related("evidence")
+        .prefetch_related("evidence__figures")
+        .order_by("id")
+    )
+
+
+def evidence_with_links_for(user: Viewer) -> QuerySet[Evidence]:
+    """Visible evidence with figures, and in `visible_links` only the citing demands `user` may see."""
+    links = EvidenceLink.objects.filter(demand__in=demands_visible_to(user)).select_related("demand").order_by("id")
+    return evidence_visible_to(user).prefetch_related("figures", Prefetch("links", links, to_attr="visible_links"))
+
+
+def resolution_with_clauses_for(user: Viewer) -> QuerySet[Resolution]:
+    """Resolutions with their clauses, and on each clause in `visible_demands` the demands `user` may see."""
+    clauses = ResolutionClause.objects.prefetch_related(
+        Prefetch("demands", demands_by_category(user), to_attr="visible_demands")
+    )
+    return resolutions_visible_to(user).prefetch_related(Prefetch("clauses", clauses))
+
+
+@dataclass
+class Bar:
+    """One bar of a progress chart: a label, a count and its share of the longest bar."""
+
+    key: str
+    label: str
+    count: int
+    percent: int
+
+
+@dataclass
+class CategoryProgress:
+    """How the demands of one category stand, as a stacked bar of statuses."""
+
+    category: Category
+    total: int
+    segments: list[Bar] = field(default_factory=list)
+
+
+@dataclass
+class Progress:
+    """Counts of demands by status and by category, ready to draw."""
+
+    total: int
+    by_status: list[Bar]
+    by_category: list[CategoryProgress]
+
+
+def _bar(status: Status, count: int, whole: int) -> Bar:
+    return Bar(key=status.value, label=status.label, count=count, percent=round(100 * count / whole))
+
+
+def progress_of(demands: list[Demand]) -> Progress:
+    """Count already loaded demands by status and by category; no queries."""
+    by_status = Counter(demand.status for demand in demands)
+    longest = max(by_status.values(), default=0) or 1
+    status_bars = [_bar(status, by_status[status], longest) for status in Status]
+    categories: dict[int, CategoryProgress] = {}
+    per_category: dict[int, Counter] = {}
+    for demand in demands:
+        entry = categories.setdefault(demand.category_id, CategoryProgress(category=demand.category, total=0))
+        entry.total += 1
+        per_category.setdefault(demand.category_id, Counter())[demand.status] += 1
+    for category_id, entry in categories.items():
+        counts = per_category[category_id]
+        entry.segments = [_bar(status, counts[status], entry.total) for status in Status if counts[status]]
+    return Progress(total=len(demands), by_status=status_bars, by_category=list(categories.values()))
 
 
 # What a member may read, signed in or by email. Digests and member pages share these selectors.

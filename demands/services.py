@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from .errors import InvalidTransition, StaleVersion, ValidationFailed
-from .models import NOTE_REQUIRED, Demand, Status, StatusChange
+from .errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
+from .models import NOTE_REQUIRED, Demand, Evidence, EvidenceLink, Status, StatusChange
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -28,6 +28,10 @@ EDITABLE_FIELDS = frozenset(
 )
 
 
+# Taken by pages under /demands/: a demand with this slug could never be opened.
+RESERVED_SLUGS = frozenset({"new"})
+
+
 def _full_clean(instance: Any, **kwargs: Any) -> None:
     try:
         instance.full_clean(**kwargs)
@@ -38,7 +42,7 @@ def _full_clean(instance: Any, **kwargs: Any) -> None:
 def _unique_slug(title: str) -> str:
     base = slugify(title)[:190] or "demand"
     slug, n = base, 2
-    while Demand.objects.filter(slug=slug).exists():
+    while slug in RESERVED_SLUGS or Demand.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -64,6 +68,7 @@ def demand_create(*, by: User | None, **data: Any) -> Demand:
     if not demand.slug:
         demand.slug = _unique_slug(demand.title)
     _full_clean(demand)
+    _refuse_reserved_slug(demand)
     demand._history_user = by
     with transaction.atomic():
         demand.save()
@@ -82,12 +87,18 @@ def demand_update(*, demand_id: int, expected_version: int, by: User | None, **d
         for field, value in data.items():
             setattr(demand, field, value)
         _full_clean(demand)
+        _refuse_reserved_slug(demand)
         demand.version += 1
         demand._history_user = by
         demand.save()
         if clauses is not None:
             demand.clauses.set(clauses)
     return demand
+
+
+def _refuse_reserved_slug(demand: Demand) -> None:
+    if demand.slug in RESERVED_SLUGS:
+        raise ValidationFailed({"slug": [f"“{demand.slug}” is reserved for the site's own pages; choose another."]})
 
 
 def _session_model() -> Any:
@@ -149,3 +160,28 @@ def demand_transition(
         demand._history_user = by
         demand.save(update_fields=["status", "version", "updated_at"])
     return change
+
+
+def evidence_link_create(
+    *, demand_id: int, evidence_id: int, claim: str, expected_version: int, by: User | None
+) -> EvidenceLink:
+    """Cite a piece of evidence for a demand with the claim it supports; bumps the demand's `version`."""
+    claim = claim.strip()
+    if not claim:
+        raise ValidationFailed({"claim": ["Say in one line what the evidence supports."]})
+    with transaction.atomic():
+        demand = Demand.objects.select_for_update().get(pk=demand_id)
+        _refuse_stale(demand, expected_version)
+        evidence = Evidence.objects.filter(pk=evidence_id).first()
+        if evidence is None:
+            raise ValidationFailed({"evidence": [f"There is no evidence with id {evidence_id}."]})
+        if EvidenceLink.objects.filter(demand=demand, evidence=evidence).exists():
+            raise Conflict(f"“{evidence}” is already cited for “{demand}”.", field="evidence")
+        link = EvidenceLink(demand=demand, evidence=evidence, claim=claim)
+        _full_clean(link)
+        link._history_user = by
+        link.save()
+        demand.version += 1
+        demand._history_user = by
+        demand.save(update_fields=["version", "updated_at"])
+    return link

@@ -1,11 +1,18 @@
 from django.urls import path
 
 from . import views
+from .feeds import PublicStatusChangesFeed
 
 app_name = "demands"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("demands/new/", views.demand_create_view, name="demand_create"),
     path("demands/<slug:slug>/", views.demand_detail, name="demand_detail"),
+    path("demands/<slug:slug>/edit/", views.demand_edit_view, name="demand_edit"),
+    path("demands/<slug:slug>/status/", views.demand_transition_view, name="demand_transition"),
+    path("demands/<slug:slug>/evidence/", views.evidence_link_view, name="evidence_link"),
+    path("evidence/", views.evidence_list, name="evidence_list"),
     path("resolutions/<int:pk>/", views.resolution_detail, name="resolution_detail"),
+    path("feed/", PublicStatusChangesFeed(), name="feed"),
 ]

@@ -4,7 +4,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth.models import User
 
-from bargaining.models import BargainingSession, Member
+from bargaining.models import BargainingSession
 from demands.models import (
     Category,
     Demand,
@@ -107,12 +107,14 @@ class BargainingSessionFactory(factory.django.DjangoModelFactory):
     location = "CPS headquarters"
 
 
+# --- Members ---
+
+
 class MemberFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Member
+        model = "bargaining.Member"
 
     email = factory.Sequence(lambda n: f"member{n}@example.org")
     name = factory.Sequence(lambda n: f"Member {n}")
-    school = "Kelly High School"
-    frequency = Member.Frequency.WEEKLY
-    state = Member.State.ACTIVE
+    school = "Lincoln Park High School"
+    language = "en"

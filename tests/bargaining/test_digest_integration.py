@@ -2,6 +2,8 @@
 server in another process on loopback. The assertions read what that server received."""
 
 import datetime
+import email
+import email.policy
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
@@ -312,6 +315,20 @@ def test_run_delivers_once_per_member_retries_4xx_fails_5xx_and_leaks_nothing(wo
     assert again.pk == run.pk
     time.sleep(1)
     assert sink.received() == received
+
+    # RFC 8058: the mail provider POSTs to the List-Unsubscribe link of the received message, no cookies.
+    parsed = email.message_from_bytes(messages[everyone[0].email], policy=email.policy.default)
+    link = parsed["List-Unsubscribe"].strip().strip("<>")
+    response = Client(enforce_csrf_checks=True).post(
+        link.removeprefix("https://tracker.example.org"),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert Member.objects.get(pk=everyone[0].pk).state == Member.State.UNSUBSCRIBED
+    next_week = digest_plan(frequency="weekly", now=timezone.now() + datetime.timedelta(days=7))
+    assert not next_week.deliveries.filter(member=everyone[0]).exists()
+    assert next_week.deliveries.filter(member=everyone[1]).exists()
 
 
 def test_worker_killed_mid_run_loses_no_member(worker, sink, beat, campaign):

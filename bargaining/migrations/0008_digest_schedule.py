@@ -60,7 +60,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bargaining", "0005_digest_ledger"),
+        ("bargaining", "0007_digest_ledger"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

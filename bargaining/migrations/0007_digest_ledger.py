@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bargaining', '0004_member'),
+        ('bargaining', '0006_team_member_permissions'),
     ]
 
     operations = [

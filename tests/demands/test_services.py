@@ -1,0 +1,185 @@
+import threading
+
+import pytest
+from django.db import connection
+
+from demands.errors import InvalidTransition, StaleVersion, ValidationFailed
+from demands.models import TRANSITIONS, Demand, Status, StatusChange
+from demands.services import demand_create, demand_transition, demand_update
+from tests.factories import BargainingSessionFactory, CategoryFactory, DemandFactory
+
+pytestmark = pytest.mark.django_db
+
+ALL_PAIRS = [(source, target) for source in Status.values for target in Status.values]
+
+
+def expected_allowed(source: str, target: str) -> bool:
+    """The rules of PRODUCT.md, written out independently of the TRANSITIONS table."""
+    chain = {
+        ("draft", "proposed"),
+        ("proposed", "countered"),
+        ("countered", "proposed"),
+        ("proposed", "tentative_agreement"),
+        ("tentative_agreement", "ratified"),
+        ("tentative_agreement", "countered"),
+    }
+    open_statuses = {"draft", "proposed", "countered", "tentative_agreement"}
+    return (source, target) in chain or (target == "withdrawn" and source in open_statuses)
+
+
+def test_transitions_table_matches_the_specification():
+    table = {(source, target) for source, targets in TRANSITIONS.items() for target in targets}
+    assert table == {pair for pair in ALL_PAIRS if expected_allowed(*pair)}
+
+
+@pytest.mark.parametrize(("source", "target"), ALL_PAIRS)
+def test_every_status_pair(source, target, team_user):
+    demand = DemandFactory(status=source)
+    if expected_allowed(source, target):
+        change = demand_transition(
+            demand_id=demand.pk, to_status=target, expected_version=1, by=team_user, note="Because."
+        )
+        demand.refresh_from_db()
+        assert demand.status == target
+        assert demand.version == 2
+        assert list(StatusChange.objects.filter(demand=demand)) == [change]
+        assert (change.from_status, change.to_status, change.changed_by) == (source, target, team_user)
+    else:
+        with pytest.raises(InvalidTransition) as excinfo:
+            demand_transition(demand_id=demand.pk, to_status=target, expected_version=1, by=team_user, note="x")
+        message = excinfo.value.message
+        assert f"Current status: {source}" in message
+        for allowed in TRANSITIONS[source]:
+            assert allowed in message
+        if not TRANSITIONS[source]:
+            assert "final" in message
+        demand.refresh_from_db()
+        assert (demand.status, demand.version) == (source, 1)
+        assert not StatusChange.objects.filter(demand=demand).exists()
+
+
+def test_unknown_status_is_refused_by_name(team_user):
+    demand = DemandFactory(status=Status.PROPOSED)
+    with pytest.raises(InvalidTransition, match="“agreed” is not a status"):
+        demand_transition(demand_id=demand.pk, to_status="agreed", expected_version=1, by=team_user)
+
+
+def test_withdraw_requires_note(team_user):
+    demand = DemandFactory(status=Status.PROPOSED)
+    with pytest.raises(InvalidTransition, match="requires a public note"):
+        demand_transition(demand_id=demand.pk, to_status=Status.WITHDRAWN, expected_version=1, by=team_user, note=" ")
+    demand.refresh_from_db()
+    assert demand.status == Status.PROPOSED
+    assert not StatusChange.objects.exists()
+
+
+def test_transition_with_stale_version_changes_nothing(team_user):
+    demand = DemandFactory(status=Status.PROPOSED, version=3)
+    with pytest.raises(StaleVersion, match="you saw version 2, it is now version 3"):
+        demand_transition(demand_id=demand.pk, to_status=Status.COUNTERED, expected_version=2, by=team_user)
+    demand.refresh_from_db()
+    assert (demand.status, demand.version) == (Status.PROPOSED, 3)
+    assert not StatusChange.objects.exists()
+
+
+def test_transition_records_notes_and_session(team_user):
+    demand = DemandFactory(status=Status.PROPOSED)
+    session = BargainingSessionFactory()
+    change = demand_transition(
+        demand_id=demand.pk,
+        to_status=Status.COUNTERED,
+        expected_version=1,
+        by=team_user,
+        note="  CPS countered with one social worker per 400 students. ",
+        internal_note="Hold at 250.",
+        session_id=session.pk,
+    )
+    assert change.note == "CPS countered with one social worker per 400 students."
+    assert change.internal_note == "Hold at 250."
+    assert change.session == session
+
+
+def test_transition_to_unknown_session_is_refused(team_user):
+    demand = DemandFactory(status=Status.PROPOSED)
+    with pytest.raises(ValidationFailed, match="no bargaining session with id 999999"):
+        demand_transition(
+            demand_id=demand.pk, to_status=Status.COUNTERED, expected_version=1, by=team_user, session_id=999999
+        )
+    assert not StatusChange.objects.exists()
+
+
+def test_create_makes_a_unique_slug_and_starts_in_draft(team_user):
+    category = CategoryFactory()
+    first = demand_create(by=team_user, title="Trauma supports", summary="s", category=category)
+    second = demand_create(by=team_user, title="Trauma supports", summary="s", category=category)
+    assert (first.slug, second.slug) == ("trauma-supports", "trauma-supports-2")
+    assert first.status == Status.DRAFT
+    assert first.history.get().history_user == team_user
+
+
+def test_create_reports_invalid_fields(team_user):
+    with pytest.raises(ValidationFailed) as excinfo:
+        demand_create(by=team_user, title="", summary="s", category=CategoryFactory(), visibility="secret")
+    assert set(excinfo.value.errors) >= {"title", "visibility"}
+    assert not Demand.objects.exists()
+
+
+def test_update_bumps_version_and_audits_the_change(team_user):
+    demand = DemandFactory(target="one social worker per 400 students")
+    updated = demand_update(
+        demand_id=demand.pk, expected_version=1, by=team_user, target="one social worker per 250 students"
+    )
+    assert updated.version == 2
+    latest = updated.history.latest()
+    delta = latest.diff_against(latest.prev_record)
+    assert [(c.field, c.old, c.new) for c in delta.changes] == [
+        ("target", "one social worker per 400 students", "one social worker per 250 students"),
+    ]
+    assert (latest.version, latest.prev_record.version) == (2, 1)
+    assert latest.history_user == team_user
+
+
+def test_update_with_stale_version_changes_nothing(team_user):
+    demand = DemandFactory(title="Before", version=2)
+    with pytest.raises(StaleVersion):
+        demand_update(demand_id=demand.pk, expected_version=1, by=team_user, title="After")
+    demand.refresh_from_db()
+    assert (demand.title, demand.version) == ("Before", 2)
+
+
+def test_update_refuses_status_edits(team_user):
+    demand = DemandFactory(status=Status.PROPOSED)
+    with pytest.raises(ValidationFailed, match="status: Change the status with a transition"):
+        demand_update(demand_id=demand.pk, expected_version=1, by=team_user, status=Status.RATIFIED)
+    demand.refresh_from_db()
+    assert demand.status == Status.PROPOSED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_transitions_on_one_version_let_exactly_one_win(team_user):
+    assert connection.vendor == "postgresql"
+    demand = DemandFactory(status=Status.PROPOSED)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def attempt(target: str) -> None:
+        barrier.wait()
+        try:
+            demand_transition(demand_id=demand.pk, to_status=target, expected_version=1, by=None)
+            outcomes.append("won")
+        except StaleVersion:
+            outcomes.append("stale")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(t,)) for t in (Status.COUNTERED, Status.TENTATIVE_AGREEMENT)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["stale", "won"]
+    demand.refresh_from_db()
+    assert demand.version == 2
+    assert StatusChange.objects.filter(demand=demand).count() == 1
+    assert StatusChange.objects.get(demand=demand).to_status == demand.status
