@@ -453,3 +453,17 @@ def test_a_batch_out_of_time_hands_its_unsent_rows_back_at_once(settings, campai
     assert states == {first.email: "sent", second.email: "pending", third.email: "pending"}
     # Released as already overdue: the next sweep re-enqueues them without waiting.
     assert deliveries_sweep().requeued == 2
+
+
+def test_a_dropped_connection_is_a_temporary_failure_and_the_batch_reconnects(settings, campaign, now):
+    settings.EMAIL_BACKEND = SCRIPTED
+    first, dropped, last = MemberFactory.create_batch(3)
+    ScriptedBackend.reset({dropped.email: ["disconnect"]})
+    run = digest_plan(frequency="weekly", now=now)
+    report = deliveries_send(delivery_ids=list(run.deliveries.order_by("id").values_list("id", flat=True)))
+    assert [m.to[0] for m in ScriptedBackend.sent] == [first.email, last.email]
+    row = Delivery.objects.get(member=dropped)
+    assert (row.state, row.attempts) == (Delivery.State.PENDING, 1)
+    assert row.last_error.startswith("SMTPServerDisconnected")
+    assert report.retry_ids == [row.pk]
+    assert ScriptedBackend.closes == 2  # dropped after the failure, then at the end of the batch
