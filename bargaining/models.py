@@ -1,8 +1,9 @@
-"""The bargaining context: sessions at the table (members and digests build on it)."""
+"""The bargaining context: sessions at the table, members, and the digest ledger."""
 
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 class BargainingSession(models.Model):
@@ -79,3 +80,72 @@ class Member(models.Model):
     @property
     def receives_digests(self) -> bool:
         return self.state == self.State.ACTIVE and self.frequency != self.Frequency.OFF
+
+
+class DigestRun(models.Model):
+    """One digest per frequency and period; its deliveries say who got what."""
+
+    class State(models.TextChoices):
+        PLANNING = "planning", "Planning"
+        SENDING = "sending", "Sending"
+        DONE = "done", "Done"
+
+    frequency = models.CharField(max_length=8, choices=Member.Frequency.choices)
+    period_start = models.DateField(help_text="The Chicago-local day (daily) or the Monday of the week (weekly).")
+    window_start = models.DateTimeField(help_text="Start of the window for members without an earlier digest.")
+    window_end = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNING, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "frequency"]
+        constraints = [
+            models.UniqueConstraint(fields=["frequency", "period_start"], name="digest_run_unique_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_frequency_display()} digest of {self.period_start:%Y-%m-%d}"
+
+
+class Delivery(models.Model):
+    """One member's digest in one run: the ledger row that makes sending exactly-once-or-recorded."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    class SkipReason(models.TextChoices):
+        NOTHING_NEW = "nothing_new", "Nothing new"
+        NOT_SUBSCRIBED = "not_subscribed", "No longer subscribed"
+
+    run = models.ForeignKey(DigestRun, on_delete=models.CASCADE, related_name="deliveries")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="deliveries")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    window_start = models.DateTimeField(help_text="This member's window starts where their previous digest ended.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set explicitly on every state change (bulk updates bypass auto_now); the sweeper reads it.
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run_id", "id"]  # by column: ordering by "run" would join (and lock) runs
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "member"], name="delivery_unique_run_member"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "updated_at"], name="delivery_state_updated"),
+            models.Index(fields=["member", "state"], name="delivery_member_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} → {self.member}"

@@ -4,8 +4,9 @@ from . import views
 
 app_name = "bargaining"
 
-# Included under /subscriptions/ in config/urls.py.
+# Included at the site root in config/urls.py: the paths are the specification's contract.
 urlpatterns = [
-    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
-    path("preferences/<str:token>/", views.preferences, name="preferences"),
+    path("subscriptions/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("subscriptions/preferences/<str:token>/", views.preferences, name="preferences"),
+    path("digests/<str:token>/", views.digest, name="digest"),
 ]

@@ -9,12 +9,13 @@ from django.views.decorators.http import require_http_methods
 
 from demands.errors import ValidationFailed
 
+from .emails import digest_render
 from .forms import PreferencesForm
-from .links import member_preferences_path
-from .models import Member
-from .selectors import member_for_token
+from .links import delivery_links, member_preferences_path
+from .models import Delivery, Member
+from .selectors import digest_changes_for, member_for_token
 from .services import member_set_preferences, member_unsubscribe
-from .tokens import PREFERENCES, UNSUBSCRIBE
+from .tokens import DIGEST, PREFERENCES, UNSUBSCRIBE, read_token
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -72,3 +73,22 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             return redirect(request.path)
     context = {"member": member, "form": form, "unsubscribed": member.state == Member.State.UNSUBSCRIBED}
     return _private(render(request, "bargaining/preferences.html", context))
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def digest(request: HttpRequest, token: str) -> HttpResponse:
+    """The digest of one delivery in a browser, as its member got it by email."""
+    delivery_id = read_token(DIGEST, token)
+    delivery = (
+        Delivery.objects.select_related("run", "member").filter(pk=delivery_id).first()
+        if delivery_id is not None
+        else None
+    )
+    if delivery is None:
+        return _invalid_link(request)
+    content = digest_changes_for(
+        delivery.member, window_start=delivery.window_start, window_end=delivery.run.window_end
+    )
+    _text, html = digest_render(content).with_links(delivery_links(delivery))
+    return _private(HttpResponse(html))

@@ -151,6 +151,20 @@ CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# `celery -A config beat` reads the schedule from the database: admins edit it in the admin.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Digests. Batches are the unit of work per task; the sweeper re-enqueues work the broker lost.
+# SENDING_STUCK_AFTER must stay above the task time limit so a slow live batch is never sent twice.
+DIGEST_BATCH_SIZE = int(os.environ.get("DIGEST_BATCH_SIZE", "200"))
+DIGEST_MAX_ATTEMPTS = int(os.environ.get("DIGEST_MAX_ATTEMPTS", "5"))
+DIGEST_RETRY_BACKOFF = float(os.environ.get("DIGEST_RETRY_BACKOFF", "60"))
+DIGEST_RETRY_BACKOFF_MAX = float(os.environ.get("DIGEST_RETRY_BACKOFF_MAX", "600"))
+DIGEST_PENDING_STUCK_AFTER = float(os.environ.get("DIGEST_PENDING_STUCK_AFTER", "900"))
+DIGEST_SENDING_STUCK_AFTER = float(os.environ.get("DIGEST_SENDING_STUCK_AFTER", "900"))
+# "0": per-message outcome commits skip the WAL flush wait (PostgreSQL synchronous_commit=off), see
+# bargaining/services.py; "1" waits for it, halving throughput on slow disks.
+DIGEST_SYNCHRONOUS_COMMIT = os.environ.get("DIGEST_SYNCHRONOUS_COMMIT", "0") == "1"
 
 REST_FRAMEWORK = {
     # Token first: an anonymous write then gets 401 with `WWW-Authenticate: Token`, not a bare 403.

@@ -14,11 +14,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("subscriptions/", include("bargaining.urls")),
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
     path("api/v1/", include(demands_api.urls + bargaining_api.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/(?P<path>.*)$", not_found),
+    path("", include("bargaining.urls")),
     path("", include("demands.urls")),
 ]

@@ -1,0 +1,48 @@
+"""`send_digests --frequency weekly|daily`: plan and send a digest run now."""
+
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from bargaining.models import DigestRun
+from bargaining.selectors import digest_run_counts
+from bargaining.services import digest_plan
+from demands.errors import DomainError
+
+
+class Command(BaseCommand):
+    help = "Plan this period's digest run and send it (in-process without REDIS_URL, through the workers with it)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--frequency", required=True, choices=["weekly", "daily"])
+        parser.add_argument(
+            "--no-wait", action="store_true", help="With a broker: return once the batches are enqueued."
+        )
+
+    def handle(self, *args, frequency: str, no_wait: bool, **options) -> None:
+        try:
+            run = digest_plan(frequency=frequency)
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
+        counts = digest_run_counts(run.pk)
+        self.stdout.write(f"{run}: {counts.eligible} deliveries planned.")
+        # Without a broker the batches already ran in-process, inside digest_plan.
+        while settings.REDIS_URL and not no_wait:
+            run.refresh_from_db()
+            counts = digest_run_counts(run.pk)
+            if run.state == DigestRun.State.DONE:
+                break
+            self.stdout.write(
+                f"  sent {counts.sent}, failed {counts.failed}, skipped {counts.skipped}, "
+                f"waiting {counts.pending + counts.sending}"
+            )
+            time.sleep(2)
+        run.refresh_from_db()
+        counts = digest_run_counts(run.pk)
+        self.stdout.write(
+            f"{run} is {run.get_state_display().lower()}; eligible {counts.eligible}: sent {counts.sent}, "
+            f"failed {counts.failed}, skipped {counts.skipped}"
+            + (f", still to send {counts.pending + counts.sending}" if counts.pending + counts.sending else "")
+            + "."
+        )

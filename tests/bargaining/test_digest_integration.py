@@ -1,0 +1,369 @@
+"""Digests against the real parts: a `celery -A config worker` process over Redis, and an aiosmtpd
+server in another process on loopback. The assertions read what that server received."""
+
+import datetime
+import email
+import email.policy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.test import Client
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
+
+from bargaining.models import BargainingSession, Delivery, DigestRun, Member
+from bargaining.selectors import digest_run_counts
+from bargaining.services import digest_plan
+from config.celery import app as celery_app
+from demands.models import Status, StatusChange, Visibility
+from tests.factories import CategoryFactory, DemandFactory, EvidenceFactory, EvidenceLinkFactory, MemberFactory
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(120),
+    # Committed data, so the worker process sees it; serialized_rollback restores migration rows afterwards.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+CELERY = str(Path(sys.executable).with_name("celery"))
+MARKER = "ZZTEAMONLYZZ"
+WORKER_OPTIONS = ["--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, *, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
+
+
+def stop(process: subprocess.Popen, *, kill: bool = False) -> None:
+    """Stop a process started in its own session, with all its children."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+class SmtpSink:
+    """The aiosmtpd process and what it received."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [PYTHON, str(ROOT / "tests/bargaining/smtp_sink.py"), "--port", str(self.port), "--out", str(directory)],
+            start_new_session=True,
+        )
+        wait_for(lambda: (directory / "ready").exists(), timeout=15, what="the SMTP sink")
+
+    def script(self, **rules) -> None:
+        path = self.dir / "rules.json"
+        path.write_text(json.dumps(rules))
+        # Rules are reloaded on mtime change; make sure a rewrite within the same tick is noticed.
+        os.utime(path, ns=(time.time_ns(), time.time_ns()))
+
+    def messages(self) -> list[dict]:
+        path = self.dir / "messages.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def received(self) -> Counter[str]:
+        return Counter(rcpt for message in self.messages() for rcpt in message["rcpt"])
+
+    def refusals(self) -> Counter[tuple[str, int]]:
+        path = self.dir / "refusals.jsonl"
+        if not path.exists():
+            return Counter()
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return Counter((row["rcpt"], row["code"]) for row in rows)
+
+
+class Worker:
+    """A real `celery -A config worker` on the test database, Redis and the sink."""
+
+    def __init__(self, log: Path, env: dict[str, str]) -> None:
+        self.log = log
+        self.env = env
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.write_text("")
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [CELERY, "-A", "config", "worker", "--pool", "prefork", "--concurrency", "1", *WORKER_OPTIONS],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(lambda: " ready." in self.log.read_text(), timeout=30, what="the Celery worker")
+
+    def kill(self) -> None:
+        stop(self.process, kill=True)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
+@pytest.fixture
+def broker():
+    """Point this process's Celery app at Redis (unit tests run eager) and start from an empty queue."""
+    url = os.environ["TEST_REDIS_URL"]
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
+    celery_app.conf.update(broker_url=url, task_always_eager=False)
+    # Pools are created lazily from broker_url; drop any made for the in-memory broker.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    yield client
+    celery_app.conf.update(**saved)
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    client.flushdb()
+
+
+@pytest.fixture
+def sink(tmp_path):
+    sink = SmtpSink(tmp_path / "sink")
+    yield sink
+    stop(sink.process)
+
+
+@pytest.fixture
+def worker(tmp_path, sink, broker, settings):
+    database = django_settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
+            f"/{database['NAME']}"
+        ),
+        "REDIS_URL": os.environ["TEST_REDIS_URL"],
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink.port),
+        "EMAIL_TIMEOUT": "10",
+        "SITE_URL": "https://tracker.example.org",
+        "DIGEST_RETRY_BACKOFF": "0.5",
+        "DIGEST_RETRY_BACKOFF_MAX": "2",
+        "DIGEST_PENDING_STUCK_AFTER": "3",
+        "DIGEST_SENDING_STUCK_AFTER": "5",
+        "PYTHONPATH": str(ROOT),
+    }
+    settings.DIGEST_BATCH_SIZE = 10
+    worker = Worker(tmp_path / "worker.log", env)
+    yield worker
+    worker.stop()
+
+
+def change(demand, to_status, *, when, note="", internal_note=""):
+    row = StatusChange.objects.create(
+        demand=demand, from_status=demand.status, to_status=to_status, note=note, internal_note=internal_note
+    )
+    StatusChange.objects.filter(pk=row.pk).update(changed_at=when)
+    demand.status = to_status
+    demand.save(update_fields=["status"])
+
+
+@pytest.fixture
+def beat(tmp_path, worker):
+    """`celery -A config beat` on the migrated schedule, with the sweeper every second instead of every minute."""
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(name="Digest sweeper").update(interval=every_second)
+    PeriodicTasks.update_changed()
+    log = tmp_path / "beat.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [CELERY, "-A", "config", "beat", "--loglevel", "INFO", "--pidfile="],
+            cwd=tmp_path,
+            env=worker.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    wait_for(lambda: "Digest sweeper" in log.read_text(), timeout=30, what="beat to send the sweeper")
+    yield process
+    stop(process)
+
+
+@pytest.fixture
+def campaign():
+    """Public changes in two categories this week, and the marker in every team-only place."""
+    now = timezone.now()
+    safety = CategoryFactory(name="Holistic safety")
+    staffing = CategoryFactory(name="Staffing")
+    quiet = CategoryFactory(name="Community schools")
+    counselors = DemandFactory(
+        title="Counselors in every school",
+        category=staffing,
+        internal_notes=f"{MARKER} internal",
+        fallback_position=f"{MARKER} fallback",
+        priority_tier="tradeable",
+    )
+    change(
+        counselors,
+        Status.COUNTERED,
+        when=now - datetime.timedelta(days=2),
+        note="CPS countered with half.",
+        internal_note=f"{MARKER} note",
+    )
+    restorative = DemandFactory(title="Restorative practices", category=safety, visibility=Visibility.MEMBERS)
+    change(restorative, Status.TENTATIVE_AGREEMENT, when=now - datetime.timedelta(days=1), note="TA reached.")
+    secret = DemandFactory(title=f"{MARKER} demand", category=safety, visibility=Visibility.TEAM)
+    change(secret, Status.COUNTERED, when=now - datetime.timedelta(days=1), note=f"{MARKER} public-looking note")
+    EvidenceLinkFactory(demand=counselors, evidence=EvidenceFactory(title="Counselor ratios report"))
+    EvidenceLinkFactory(
+        demand=counselors, evidence=EvidenceFactory(title=f"{MARKER} evidence", visibility=Visibility.TEAM)
+    )
+    EvidenceLinkFactory(demand=secret, evidence=EvidenceFactory(title="Public evidence for a team demand"))
+    session = BargainingSession.objects.create(held_on=now.date(), team_notes=f"{MARKER} session")
+    session.demands.add(counselors)
+    return {"safety": safety, "staffing": staffing, "quiet": quiet}
+
+
+def wait_until_run_done(run_id: int, *, timeout: float) -> None:
+    wait_for(
+        lambda: DigestRun.objects.get(pk=run_id).state == DigestRun.State.DONE,
+        timeout=timeout,
+        what=f"digest run {run_id} to finish",
+        interval=0.2,
+    )
+
+
+def assert_accounts(run_id: int) -> None:
+    counts = digest_run_counts(run_id)
+    assert counts.pending == counts.sending == 0
+    assert counts.eligible == counts.sent + counts.failed + counts.skipped
+
+
+def test_run_delivers_once_per_member_retries_4xx_fails_5xx_and_leaks_nothing(worker, sink, campaign):
+    everyone = MemberFactory.create_batch(30)
+    staffing_only = MemberFactory(email="staffing@example.org")
+    staffing_only.topics.add(campaign["staffing"])
+    quiet = MemberFactory.create_batch(3)
+    for member in quiet:
+        member.topics.add(campaign["quiet"])
+    flaky = MemberFactory(email="flaky@example.org")
+    gone = MemberFactory(email="gone@example.org")
+    leaving = MemberFactory(email="leaving@example.org")
+    MemberFactory(frequency=Member.Frequency.DAILY)
+    MemberFactory(state=Member.State.UNSUBSCRIBED)
+    sink.script(tempfail={flaky.email: 2}, permfail=[gone.email])
+
+    run = digest_plan(frequency="weekly")  # enqueued to Redis; no worker yet
+    Member.objects.filter(pk=leaving.pk).update(state=Member.State.UNSUBSCRIBED, unsubscribed_at=timezone.now())
+    worker.start()
+    wait_until_run_done(run.pk, timeout=60)
+
+    received = sink.received()
+    expected = {m.email for m in [*everyone, staffing_only, flaky]}
+    assert set(received) == expected
+    assert all(count == 1 for count in received.values())
+    assert sink.refusals()[(flaky.email, 451)] == 2
+    assert sink.refusals()[(gone.email, 550)] == 1  # never asked again
+
+    by_state = Counter(Delivery.objects.filter(run=run).values_list("state", flat=True))
+    assert by_state == {"sent": 32, "skipped": 4, "failed": 1}
+    assert Delivery.objects.get(run=run, member=flaky).attempts == 3
+    assert Delivery.objects.get(run=run, member=leaving).skip_reason == Delivery.SkipReason.NOT_SUBSCRIBED
+    assert_accounts(run.pk)
+
+    messages = {message["rcpt"][0]: message["data"].encode("latin-1") for message in sink.messages()}
+    for raw in messages.values():
+        assert MARKER.encode() not in raw
+        assert b"multipart/alternative" in raw
+        assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw
+        assert b"<https://tracker.example.org/subscriptions/unsubscribe/" in raw
+    full = messages[everyone[0].email].decode()
+    assert "Counselors in every school" in full
+    assert "Restorative practices" in full
+    assert "TA reached." in full
+    staffing = messages[staffing_only.email].decode()
+    assert "CPS countered with half." in staffing
+    assert "Restorative practices" not in staffing
+
+    again = digest_plan(frequency="weekly")
+    assert again.pk == run.pk
+    time.sleep(1)
+    assert sink.received() == received
+
+    # RFC 8058: the mail provider POSTs to the List-Unsubscribe link of the received message, no cookies.
+    parsed = email.message_from_bytes(messages[everyone[0].email], policy=email.policy.default)
+    link = parsed["List-Unsubscribe"].strip().strip("<>")
+    response = Client(enforce_csrf_checks=True).post(
+        link.removeprefix("https://tracker.example.org"),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert Member.objects.get(pk=everyone[0].pk).state == Member.State.UNSUBSCRIBED
+    next_week = digest_plan(frequency="weekly", now=timezone.now() + datetime.timedelta(days=7))
+    assert not next_week.deliveries.filter(member=everyone[0]).exists()
+    assert next_week.deliveries.filter(member=everyone[1]).exists()
+
+
+def test_worker_killed_mid_run_loses_no_member(worker, sink, beat, campaign):
+    members = MemberFactory.create_batch(120)
+    sink.script(delay=0.03)
+    worker.start()
+    run = digest_plan(frequency="weekly")
+    wait_for(lambda: len(sink.messages()) >= 30, timeout=30, what="a third of the messages")
+    worker.kill()
+    during = len(sink.messages())
+    assert during < len(members)
+
+    worker.start()
+    wait_until_run_done(run.pk, timeout=60)
+
+    received = sink.received()
+    assert set(received) == {m.email for m in members}
+    duplicates = sum(count - 1 for count in received.values())
+    assert duplicates <= 1
+    assert_accounts(run.pk)
+    assert digest_run_counts(run.pk).sent == len(members)
+
+
+def test_redis_flushed_mid_run_the_sweeper_completes_it(worker, sink, beat, broker, campaign):
+    members = MemberFactory.create_batch(120)
+    sink.script(delay=0.03)
+    worker.start()
+    run = digest_plan(frequency="weekly")
+    wait_for(lambda: len(sink.messages()) >= 30, timeout=30, what="a third of the messages")
+    broker.flushdb()
+    assert len(sink.messages()) < len(members)
+
+    wait_until_run_done(run.pk, timeout=60)
+
+    received = sink.received()
+    assert set(received) == {m.email for m in members}
+    assert all(count == 1 for count in received.values())
+    assert_accounts(run.pk)
