@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError
@@ -9,6 +8,7 @@ from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from .errors import DomainError
+from .forms import TransitionForm
 from .models import (
     Category,
     Demand,
@@ -17,10 +17,8 @@ from .models import (
     Figure,
     Resolution,
     ResolutionClause,
-    Status,
     StatusChange,
 )
-from .services import demand_transition
 
 
 @admin.register(Category)
@@ -52,22 +50,6 @@ class StatusChangeInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-
-class TransitionForm(forms.Form):
-    to_status = forms.ChoiceField(label="New status")
-    note = forms.CharField(label="Public note", widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    internal_note = forms.CharField(label="Team-only note", widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    session = forms.ModelChoiceField(queryset=None, required=False, label="Bargaining session")
-    version = forms.IntegerField(widget=forms.HiddenInput)
-
-    def __init__(self, *args, demand: Demand, **kwargs) -> None:
-        from django.apps import apps
-
-        super().__init__(*args, **kwargs)
-        self.fields["to_status"].choices = [(value, Status(value).label) for value in demand.allowed_next_statuses]
-        self.fields["session"].queryset = apps.get_model("bargaining", "BargainingSession").objects.all()
-        self.fields["version"].initial = demand.version
 
 
 @admin.register(Demand)
@@ -119,17 +101,8 @@ class DemandAdmin(SimpleHistoryAdmin):
             raise PermissionDenied
         form = TransitionForm(request.POST or None, demand=demand)
         if request.method == "POST" and form.is_valid():
-            session = form.cleaned_data["session"]
             try:
-                change = demand_transition(
-                    demand_id=demand.pk,
-                    to_status=form.cleaned_data["to_status"],
-                    expected_version=form.cleaned_data["version"],
-                    by=request.user,
-                    note=form.cleaned_data["note"],
-                    internal_note=form.cleaned_data["internal_note"],
-                    session_id=session.pk if session else None,
-                )
+                change = form.save(by=request.user)
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:

@@ -6,8 +6,9 @@ from django import forms
 from django.apps import apps
 from django.contrib.auth.models import User
 
-from .models import Demand, Evidence, ResolutionClause, Status
+from .models import Demand, Evidence, ResolutionClause, Status, StatusChange
 from .roles import TEAM_GROUP
+from .services import demand_transition
 
 
 def _session_queryset() -> Any:
@@ -45,6 +46,20 @@ class TransitionForm(forms.Form):
         ]
         self.fields["session"].queryset = _session_queryset()
         self.fields["version"].initial = demand.version
+        self.demand = demand
+
+    def save(self, *, by: User) -> StatusChange:
+        """Ask `demand_transition` for the change; its DomainError says why it was refused."""
+        session = self.cleaned_data["session"]
+        return demand_transition(
+            demand_id=self.demand.pk,
+            to_status=self.cleaned_data["to_status"],
+            expected_version=self.cleaned_data["version"],
+            by=by,
+            note=self.cleaned_data["note"],
+            internal_note=self.cleaned_data["internal_note"],
+            session_id=session.pk if session else None,
+        )
 
 
 class DemandForm(forms.ModelForm):

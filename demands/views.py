@@ -27,7 +27,7 @@ from .selectors import (
     resolutions_visible_to,
     status_changes_visible_to,
 )
-from .services import demand_create, demand_transition, demand_update, evidence_link_create
+from .services import demand_create, demand_update, evidence_link_create
 
 RECENT_CHANGES = 6
 KEY_FIGURES = 4
@@ -107,17 +107,8 @@ def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
     demand = get_object_or_404(demands_visible_to(request.user).select_related("owner"), slug=slug)
     form = TransitionForm(request.POST, demand=demand)
     if form.is_valid():
-        session = form.cleaned_data["session"]
         try:
-            change = demand_transition(
-                demand_id=demand.pk,
-                to_status=form.cleaned_data["to_status"],
-                expected_version=form.cleaned_data["version"],
-                by=request.user,
-                note=form.cleaned_data["note"],
-                internal_note=form.cleaned_data["internal_note"],
-                session_id=session.pk if session else None,
-            )
+            change = form.save(by=request.user)
         except StaleVersion as error:
             return _refuse(request, demand, error)
         except DomainError as error:
