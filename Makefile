@@ -17,14 +17,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# Local settings for manage.py run by hand; real environment variables take precedence.
+.env:
+	printf '# Local development settings (git-ignored). Production sets real variables instead.\nDJANGO_DEBUG=1\n' > .env
+
+demo: $(STAMP) | .env
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/python manage.py load_campaign
 	DJANGO_DEBUG=1 $(BIN)/python manage.py demo_accounts
 	@echo "Serving http://$(HOST):$(PORT)/ (admin at /admin/). Ctrl-C stops."
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: $(STAMP)
+test: $(STAMP) | .env
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -1,7 +1,7 @@
-"""Settings for the Bargaining Demand Tracker, read from the environment.
+"""Settings for the Bargaining Demand Tracker, read from the environment (README.md lists every variable).
 
-Without any variables the app runs locally: DEBUG off is production, so local use sets
-DJANGO_DEBUG=1 (the Makefile does). See README.md for every variable.
+DJANGO_DEBUG off is production and needs DJANGO_SECRET_KEY. Everything else has a local default:
+SQLite, tasks in-process, emails written to var/mail/.
 """
 
 import os
@@ -9,8 +9,13 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A local .env (written by `make demo` / `make test`, never committed or copied into the image)
+# lets `manage.py` run on a developer's machine without exports; real variables always win.
+load_dotenv(BASE_DIR / ".env", override=False)
 
 
 def env_list(name: str, default: str = "") -> list[str]:
