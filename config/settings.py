@@ -191,7 +191,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Contract demands, their status through bargaining, evidence and the Board resolution.\n\n"
         "**Who sees what.** Anyone reads public items; member accounts also read `members` items; the "
-        "bargaining team and admins read everything and write demands. Fields marked *Bargaining team only* "
+        "bargaining team and admins read everything and write demands, evidence, resolutions and sessions "
+        "(deleting is for the admin, not the API). Fields marked *Bargaining team only* "
         "are absent from everyone else's responses. `members/` is for the team and admins only.\n\n"
         "**Auth.** Session, or `Authorization: Token <key>` with a token from `POST /api/v1/auth/token/`.\n\n"
         "**Changing a demand.** `GET` gives an `ETag` (the `version`). `PUT`, `PATCH`, `transition/` and "
@@ -209,6 +210,8 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "demands.models.Status",
         "VisibilityEnum": "demands.models.Visibility",
         "PriorityTierEnum": "demands.models.PriorityTier",
+        "EvidenceKindEnum": "demands.models.Evidence.Kind",
+        "SessionKindEnum": "bargaining.models.BargainingSession.Kind",
     },
 }
 
