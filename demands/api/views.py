@@ -418,7 +418,7 @@ class WriteViewSet(
     retrieve=extend_schema(
         summary="Get evidence", responses={200: TeamEvidenceSerializer, **error_responses(401, 404, 429)}
     ),
-    **write_schemas("evidence", EvidenceInputSerializer, TeamEvidenceSerializer),
+    **write_schemas("a piece of evidence", EvidenceInputSerializer, TeamEvidenceSerializer),
 )
 class EvidenceViewSet(WriteViewSet):
     """Evidence within the caller's visibility, with the visible demands it supports."""
