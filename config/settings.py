@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but one: every response under /api/, errors and redirects too, says it varies per caller.
+    "demands.api.middleware.VaryOnCallerMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -196,7 +198,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Contract demands, their status through bargaining, evidence and the Board resolution.\n\n"
         "**Who sees what.** Anyone reads public items; member accounts also read `members` items; the "
-        "bargaining team and admins read everything and write demands. Fields marked *Bargaining team only* "
+        "bargaining team and admins read everything and write demands, evidence, resolutions and sessions "
+        "(deleting is for the admin, not the API). Fields marked *Bargaining team only* "
         "are absent from everyone else's responses. `members/` is for the team and admins only.\n\n"
         "**Auth.** Session, or `Authorization: Token <key>` with a token from `POST /api/v1/auth/token/`.\n\n"
         "**Changing a demand.** `GET` gives an `ETag` (the `version`). `PUT`, `PATCH`, `transition/` and "
@@ -214,6 +217,8 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "demands.models.Status",
         "VisibilityEnum": "demands.models.Visibility",
         "PriorityTierEnum": "demands.models.PriorityTier",
+        "EvidenceKindEnum": "demands.models.Evidence.Kind",
+        "SessionKindEnum": "bargaining.models.BargainingSession.Kind",
     },
 }
 

@@ -1,5 +1,6 @@
 """Every write to demands goes through these functions."""
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.apps import apps
@@ -9,7 +10,17 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from .errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
-from .models import NOTE_REQUIRED, Demand, Evidence, EvidenceLink, Status, StatusChange
+from .models import (
+    NOTE_REQUIRED,
+    Demand,
+    Evidence,
+    EvidenceLink,
+    Figure,
+    Resolution,
+    ResolutionClause,
+    Status,
+    StatusChange,
+)
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -37,6 +48,12 @@ def _full_clean(instance: Any, **kwargs: Any) -> None:
         instance.full_clean(**kwargs)
     except ValidationError as exc:
         raise ValidationFailed(exc.message_dict) from exc
+
+
+def _check_editable(data: Mapping[str, Any], editable: frozenset[str]) -> None:
+    unknown = sorted(set(data) - editable)
+    if unknown:
+        raise ValidationFailed({field: ["This field cannot be edited."] for field in unknown})
 
 
 def _unique_slug(title: str) -> str:
@@ -185,3 +202,180 @@ def evidence_link_create(
         demand._history_user = by
         demand.save(update_fields=["version", "updated_at"])
     return link
+
+
+EVIDENCE_FIELDS = frozenset(
+    {"title", "kind", "publisher", "published_on", "url", "quote", "verified_by", "verified_at", "visibility"}
+)
+FIGURE_FIELDS = frozenset({"value", "unit", "period", "description"})
+
+
+def _refuse_duplicate_evidence(evidence: Evidence) -> None:
+    taken = Evidence.objects.filter(title=evidence.title, publisher=evidence.publisher).exclude(pk=evidence.pk)
+    other = taken.values_list("pk", flat=True).first()
+    if other is not None:
+        source = f"from “{evidence.publisher}”" if evidence.publisher else "without a publisher"
+        raise Conflict(
+            f"There is already evidence titled “{evidence.title}” {source} (id {other}); edit that one instead.",
+            field="title",
+        )
+
+
+def _clean_figures(figures: Iterable[Mapping[str, Any]]) -> list[Figure]:
+    """Unsaved figures, every problem keyed like `figures.0.value`; the database's check never sees a negative."""
+    cleaned, errors = [], {}
+    for index, data in enumerate(figures):
+        unknown = sorted(set(data) - FIGURE_FIELDS)
+        messages: dict[str, list[str]] = {field: ["There is no such field."] for field in unknown}
+        figure = Figure(**{field: value for field, value in data.items() if field in FIGURE_FIELDS})
+        try:
+            # The check constraint is checked below with a message a person can act on.
+            figure.full_clean(exclude=["evidence"], validate_constraints=False)
+        except ValidationError as exc:
+            messages.update(exc.message_dict)
+        if "value" not in messages and figure.value < 0:
+            messages["value"] = ["A figure cannot be negative."]
+        errors.update({f"figures.{index}.{field}": found for field, found in messages.items()})
+        cleaned.append(figure)
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
+def _save_evidence(evidence: Evidence, figures: list[Figure] | None, by: User | None) -> None:
+    _refuse_duplicate_evidence(evidence)
+    # Uniqueness was just checked with a clearer message than the constraint's own.
+    _full_clean(evidence, validate_constraints=False)
+    evidence._history_user = by
+    evidence.save()
+    if figures is not None:
+        evidence.figures.all().delete()
+        for figure in figures:
+            figure.evidence = evidence
+            figure.save()
+
+
+def evidence_create(*, by: User | None, figures: Iterable[Mapping[str, Any]] = (), **fields: Any) -> Evidence:
+    """Record a piece of evidence with its figures (each {value, unit, period, description})."""
+    _check_editable(fields, EVIDENCE_FIELDS)
+    evidence = Evidence(**fields)
+    cleaned = _clean_figures(figures)
+    with transaction.atomic():
+        _save_evidence(evidence, cleaned, by)
+    return evidence
+
+
+def evidence_update(
+    *, evidence_id: int, by: User | None, figures: Iterable[Mapping[str, Any]] | None = None, **fields: Any
+) -> Evidence:
+    """Edit a piece of evidence; `figures`, when given, replace its figures."""
+    _check_editable(fields, EVIDENCE_FIELDS)
+    cleaned = None if figures is None else _clean_figures(figures)
+    with transaction.atomic():
+        evidence = Evidence.objects.select_for_update().get(pk=evidence_id)
+        for field, value in fields.items():
+            setattr(evidence, field, value)
+        _save_evidence(evidence, cleaned, by)
+    return evidence
+
+
+RESOLUTION_FIELDS = frozenset({"governing_body", "number", "title", "adopted_on", "vote", "summary", "url"})
+CLAUSE_FIELDS = frozenset({"number", "text"})
+
+
+def _refuse_duplicate_resolution(resolution: Resolution) -> None:
+    others = Resolution.objects.filter(governing_body=resolution.governing_body).exclude(pk=resolution.pk)
+    if resolution.number and others.filter(number=resolution.number).exists():
+        raise Conflict(
+            f"{resolution.governing_body} already has a resolution numbered “{resolution.number}”.", field="number"
+        )
+    if others.filter(adopted_on=resolution.adopted_on, title=resolution.title).exists():
+        raise Conflict(
+            f"{resolution.governing_body} already has a resolution “{resolution.title}” adopted on "
+            f"{resolution.adopted_on}.",
+            field="title",
+        )
+
+
+def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, str]:
+    """Clause texts by number; numbers whole, at least 1 and unique. Errors keyed like `clauses.1.number`."""
+    by_number: dict[int, str] = {}
+    errors: dict[str, list[str]] = {}
+    for index, data in enumerate(clauses):
+        for field in sorted(set(data) - CLAUSE_FIELDS):
+            errors[f"clauses.{index}.{field}"] = ["There is no such field."]
+        clause = ResolutionClause(number=data.get("number"), text=data.get("text", ""))
+        try:
+            clause.full_clean(exclude=["resolution"], validate_constraints=False)
+        except ValidationError as exc:
+            errors.update({f"clauses.{index}.{field}": found for field, found in exc.message_dict.items()})
+            continue
+        if clause.number < 1:
+            errors[f"clauses.{index}.number"] = ["Clause numbers start at 1."]
+        elif clause.number in by_number:
+            errors[f"clauses.{index}.number"] = [f"Clause {clause.number} is listed twice."]
+        else:
+            by_number[clause.number] = clause.text
+    if errors:
+        raise ValidationFailed(errors)
+    return by_number
+
+
+def _save_clauses(resolution: Resolution, clauses: dict[int, str], by: User | None) -> None:
+    """Match clauses by number: existing ones keep their id (and so their demand links)."""
+    existing = {clause.number: clause for clause in resolution.clauses.select_for_update()}
+    dropped = [clause for number, clause in existing.items() if number not in clauses]
+    cited = {clause.number: count for clause in dropped if (count := clause.demands.count())}
+    if cited:
+        described = "; ".join(
+            f"clause {number} by {count} demand{'s' if count != 1 else ''}" for number, count in sorted(cited.items())
+        )
+        raise Conflict(
+            f"Demands rest on clauses this edit would remove ({described}). Unlink those demands first, "
+            "or keep the clauses.",
+            field="clauses",
+        )
+    for clause in dropped:
+        clause._history_user = by
+        clause.delete()
+    for number, text in sorted(clauses.items()):
+        clause = existing.get(number) or ResolutionClause(resolution=resolution, number=number)
+        if clause.pk is not None and clause.text == text:
+            continue
+        clause.text = text
+        clause._history_user = by
+        clause.save()
+
+
+def _save_resolution(resolution: Resolution, clauses: dict[int, str] | None, by: User | None) -> None:
+    _refuse_duplicate_resolution(resolution)
+    _full_clean(resolution, validate_constraints=False)
+    resolution._history_user = by
+    resolution.save()
+    if clauses is not None:
+        _save_clauses(resolution, clauses, by)
+
+
+def resolution_create(*, by: User | None, clauses: Iterable[Mapping[str, Any]] = (), **fields: Any) -> Resolution:
+    """Record a resolution with its numbered clauses (each {number, text})."""
+    _check_editable(fields, RESOLUTION_FIELDS)
+    resolution = Resolution(**fields)
+    cleaned = _clean_clauses(clauses)
+    with transaction.atomic():
+        _save_resolution(resolution, cleaned, by)
+    return resolution
+
+
+def resolution_update(
+    *, resolution_id: int, by: User | None, clauses: Iterable[Mapping[str, Any]] | None = None, **fields: Any
+) -> Resolution:
+    """Edit a resolution. `clauses`, when given, is the whole list, matched by number: a clause keeps its
+    id while its number stays; one left out is removed, unless demands rest on it."""
+    _check_editable(fields, RESOLUTION_FIELDS)
+    cleaned = None if clauses is None else _clean_clauses(clauses)
+    with transaction.atomic():
+        resolution = Resolution.objects.select_for_update().get(pk=resolution_id)
+        for field, value in fields.items():
+            setattr(resolution, field, value)
+        _save_resolution(resolution, cleaned, by)
+    return resolution

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from demands.api.serializers import TEAM_ONLY, OutputSerializer
+from demands.api.serializers import MAX_ID, TEAM_ONLY, OutputSerializer, StrictInputSerializer
 
 from ..models import BargainingSession, Member
 
@@ -29,6 +29,22 @@ class TeamSessionSerializer(SessionSerializer):
     class Meta(SessionSerializer.Meta):
         fields = [*SessionSerializer.Meta.fields, "team_notes"]
         read_only_fields = SessionSerializer.Meta.fields
+
+
+class SessionInputSerializer(StrictInputSerializer):
+    """What the team sends to record or edit a session. `demands`, when given, replace the demands discussed."""
+
+    representation_only = frozenset({"id", "created_at"})
+
+    held_on = serializers.DateField()
+    location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=BargainingSession.Kind.choices, required=False)
+    demands = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        help_text="Ids of the demands discussed: the whole list.",
+    )
+    team_notes = serializers.CharField(required=False, allow_blank=True, help_text="Team-only.")
 
 
 class MemberSerializer(OutputSerializer):

@@ -1,5 +1,7 @@
 """Bargaining sessions (anyone, notes for the team) and member records (team and admins only)."""
 
+from typing import Any
+
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -7,12 +9,13 @@ from rest_framework.serializers import BaseSerializer
 
 from demands.api.exceptions import error_responses
 from demands.api.permissions import IsTeam
-from demands.api.views import is_schema_request, viewer_is_team
+from demands.api.views import WriteViewSet, is_schema_request, viewer_is_team, write_schemas
 from demands.selectors import demands_visible_to
 
 from ..models import BargainingSession, Member
+from ..services import session_create, session_update
 from .filters import MemberFilter, SessionFilter
-from .serializers import MemberSerializer, SessionSerializer, TeamSessionSerializer
+from .serializers import MemberSerializer, SessionInputSerializer, SessionSerializer, TeamSessionSerializer
 
 
 @extend_schema_view(
@@ -23,10 +26,13 @@ from .serializers import MemberSerializer, SessionSerializer, TeamSessionSeriali
     retrieve=extend_schema(
         summary="Get a bargaining session", responses={200: TeamSessionSerializer, **error_responses(401, 404, 429)}
     ),
+    **write_schemas("a bargaining session", SessionInputSerializer, TeamSessionSerializer),
 )
-class SessionViewSet(viewsets.ReadOnlyModelViewSet):
+class SessionViewSet(WriteViewSet):
     """Sessions at the table. Date, place, kind and the visible demands discussed are public (the
-    demand timeline shows them); `team_notes` is for the team only."""
+    demand timeline shows them); `team_notes` is for the team only. The team records and edits them."""
+
+    input_serializer_class = SessionInputSerializer
 
     filterset_class = SessionFilter
     search_fields = ["location"]
@@ -39,6 +45,14 @@ class SessionViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         return TeamSessionSerializer if viewer_is_team(self) else SessionSerializer
+
+    def create_object(self, data: dict[str, Any]) -> int:
+        demand_ids = data.pop("demands", ())
+        return session_create(by=self.request.user, demand_ids=demand_ids, **data).pk
+
+    def update_object(self, pk: int, data: dict[str, Any]) -> None:
+        demand_ids = data.pop("demands", None)
+        session_update(session_id=pk, by=self.request.user, demand_ids=demand_ids, **data)
 
 
 @extend_schema_view(

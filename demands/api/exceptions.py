@@ -47,7 +47,8 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         flat: dict[str, list[str]] = {}
         for key, value in detail.items():
-            name = str(key) if not prefix or key == NON_FIELD else f"{prefix}.{key}"
+            # A nested serializer's own errors (e.g. "expected a list") belong to the field holding it.
+            name = (prefix or str(key)) if key == NON_FIELD else f"{prefix}.{key}" if prefix else str(key)
             for field, messages in _flatten(value, name).items():
                 flat.setdefault(field, []).extend(messages)
         return flat

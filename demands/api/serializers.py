@@ -7,6 +7,8 @@ anyone else. Input serializers only check field values; the services apply the r
 
 import datetime
 import re
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -374,3 +376,117 @@ class EvidenceCitationInputSerializer(serializers.Serializer):
     evidence = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Evidence id.")
     claim = serializers.CharField(max_length=255, help_text='One line, e.g. "supports: one counselor per 250".')
     version = VersionField()
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Input that refuses unknown fields rather than dropping them unseen. The output-only fields of the
+    representation (`representation_only`) are accepted and ignored, so what GET returned may be sent back."""
+
+    representation_only: frozenset[str] = frozenset()
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        unknown: dict[str, list[str]] = {}
+        if isinstance(data, Mapping):
+            extra = set(data) - set(self.fields) - self.representation_only
+            unknown = {str(field): ["There is no such field."] for field in sorted(extra, key=str)}
+        try:
+            attrs = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return attrs
+
+
+class OptionalURLInputField(serializers.URLField):
+    """A URL; blank or null (as GET shows a missing one) both mean none."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=500, required=False, allow_blank=True, allow_null=True, **kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        value = super().run_validation(data)
+        return "" if value is None else value
+
+
+class FigureInputSerializer(StrictInputSerializer):
+    """A number quoted from the evidence."""
+
+    representation_only = frozenset({"id"})
+
+    value = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal(0), help_text="Not negative; up to 2 decimal places."
+    )
+    unit = serializers.CharField(max_length=100, help_text='e.g. "misconduct complaint records"')
+    period = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class EvidenceInputSerializer(StrictInputSerializer):
+    """What the team sends to record or edit evidence. `figures`, when given, replace the figures."""
+
+    representation_only = frozenset({"id", "demands", "created_at", "updated_at"})
+
+    title = serializers.CharField(max_length=255, help_text="Unique together with `publisher`.")
+    kind = serializers.ChoiceField(choices=Evidence.Kind.choices)
+    publisher = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    published_on = serializers.DateField(required=False, allow_null=True)
+    url = OptionalURLInputField()
+    quote = serializers.CharField(required=False, allow_blank=True, help_text="Verbatim quote from the source.")
+    figures = FigureInputSerializer(many=True, required=False, help_text="The whole list; replaces the figures.")
+    verified_by = CheckedSlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        pattern=USERNAME_RE,
+        max_length=150,
+        required=False,
+        allow_null=True,
+        help_text="A username.",
+    )
+    verified_at = UtcDateTimeField(required=False, allow_null=True)
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices, required=False, help_text="`team` when left out on create."
+    )
+
+
+class ClauseInputSerializer(StrictInputSerializer):
+    """A numbered clause of a resolution."""
+
+    representation_only = frozenset({"id"})
+
+    number = serializers.IntegerField(min_value=1, max_value=32767, help_text="Unique within the resolution.")
+    text = serializers.CharField()
+
+
+class ResolutionInputSerializer(StrictInputSerializer):
+    """What the team sends to record or edit a resolution.
+
+    `clauses`, when given, is the whole list, matched by number: a clause keeps its id (and the demands
+    resting on it) while its number stays; a clause left out is removed, unless demands rest on it (409).
+    """
+
+    representation_only = frozenset({"id"})
+
+    governing_body = serializers.CharField(max_length=200)
+    number = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, help_text="The body's own number, when known."
+    )
+    title = serializers.CharField(max_length=255)
+    adopted_on = serializers.DateField()
+    vote = serializers.CharField(max_length=100, help_text='e.g. "7–0, unanimous"')
+    summary = serializers.CharField(required=False, allow_blank=True)
+    url = OptionalURLInputField()
+    clauses = ClauseInputSerializer(many=True, required=False, help_text="The whole list of clauses.")
+
+    def validate_clauses(self, clauses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen: set[int] = set()
+        errors: list[dict[str, list[str]]] = []
+        for clause in clauses:
+            number = clause["number"]
+            errors.append({"number": [f"Clause {number} is listed twice."]} if number in seen else {})
+            seen.add(number)
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return clauses

@@ -33,14 +33,25 @@ from ..selectors import (
     resolutions_visible_to,
     status_changes_visible_to,
 )
-from ..services import demand_create, demand_transition, demand_update, evidence_link_create
+from ..services import (
+    demand_create,
+    demand_transition,
+    demand_update,
+    evidence_create,
+    evidence_link_create,
+    evidence_update,
+    resolution_create,
+    resolution_update,
+)
 from .exceptions import InvalidIfMatch, PreconditionRequired, error_body, error_responses
 from .filters import DemandFilter, EvidenceFilter
 from .serializers import (
     DemandInputSerializer,
     DemandSerializer,
     EvidenceCitationInputSerializer,
+    EvidenceInputSerializer,
     EvidenceSerializer,
+    ResolutionInputSerializer,
     ResolutionSerializer,
     StatusChangeSerializer,
     TeamDemandSerializer,
@@ -326,6 +337,79 @@ class DemandViewSet(
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
 
+def valid_input(serializer_class: type[BaseSerializer], request: Request, *, partial: bool = False) -> dict[str, Any]:
+    """The request body checked by an input serializer; the services apply the rules."""
+    serializer = serializer_class(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def written_response(view: viewsets.GenericViewSet, pk: int, status: int = 200) -> Response:
+    """What a write made, as the caller now reads it; a 201 says where it lives."""
+    instance = view.get_queryset().get(pk=pk)
+    headers = {}
+    if status == 201:
+        headers["Location"] = reverse(f"{view.basename}-detail", kwargs={"pk": pk}, request=view.request)
+    return Response(view.get_serializer(instance).data, status=status, headers=headers)
+
+
+LOCATION_HEADER = OpenApiParameter(
+    "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201], description="The URL of what was created."
+)
+
+
+def write_schemas(noun: str, request: type[BaseSerializer], response: type[BaseSerializer]) -> dict[str, Any]:
+    """The documentation of create, update and partial update: the team's writes, never delete."""
+    return {
+        "create": extend_schema(
+            summary=f"Create {noun} (team)",
+            request=request,
+            parameters=[LOCATION_HEADER],
+            responses={201: response, **error_responses(400, 401, 403, 409, 429)},
+        ),
+        "update": extend_schema(
+            summary=f"Replace {noun}'s fields (team)",
+            request=request,
+            responses={200: response, **error_responses(400, 401, 403, 404, 409, 429)},
+        ),
+        "partial_update": extend_schema(
+            summary=f"Change some of {noun}'s fields (team)",
+            request=request,
+            responses={200: response, **error_responses(400, 401, 403, 404, 409, 429)},
+        ),
+    }
+
+
+class WriteViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Read within the caller's visibility; create and edit (team, by the permission class) through
+    `create_object` and `update_object`, which call a service. No delete: that is the admin's."""
+
+    parser_classes = [JSONParser]
+    input_serializer_class: type[BaseSerializer]
+
+    def create_object(self, data: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def update_object(self, pk: int, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        pk = self.create_object(valid_input(self.input_serializer_class, request))
+        return written_response(self, pk, status=201)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        pk = self.get_object().pk
+        data = valid_input(self.input_serializer_class, request, partial=kwargs.get("partial", False))
+        self.update_object(pk, data)
+        return written_response(self, pk)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List evidence",
@@ -334,10 +418,12 @@ class DemandViewSet(
     retrieve=extend_schema(
         summary="Get evidence", responses={200: TeamEvidenceSerializer, **error_responses(401, 404, 429)}
     ),
+    **write_schemas("a piece of evidence", EvidenceInputSerializer, TeamEvidenceSerializer),
 )
-class EvidenceViewSet(viewsets.ReadOnlyModelViewSet):
+class EvidenceViewSet(WriteViewSet):
     """Evidence within the caller's visibility, with the visible demands it supports."""
 
+    input_serializer_class = EvidenceInputSerializer
     filterset_class = EvidenceFilter
     search_fields = ["title", "publisher", "quote"]
     ordering_fields = ["id", "title", "published_on", "created_at"]
@@ -353,6 +439,12 @@ class EvidenceViewSet(viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self) -> type[BaseSerializer]:
         return TeamEvidenceSerializer if viewer_is_team(self) else EvidenceSerializer
 
+    def create_object(self, data: dict[str, Any]) -> int:
+        return evidence_create(by=self.request.user, **data).pk
+
+    def update_object(self, pk: int, data: dict[str, Any]) -> None:
+        evidence_update(evidence_id=pk, by=self.request.user, **data)
+
 
 @extend_schema_view(
     list=extend_schema(
@@ -362,10 +454,12 @@ class EvidenceViewSet(viewsets.ReadOnlyModelViewSet):
     retrieve=extend_schema(
         summary="Get a resolution", responses={200: ResolutionSerializer, **error_responses(401, 404, 429)}
     ),
+    **write_schemas("a resolution", ResolutionInputSerializer, ResolutionSerializer),
 )
-class ResolutionViewSet(viewsets.ReadOnlyModelViewSet):
+class ResolutionViewSet(WriteViewSet):
     """Resolutions of governing bodies, with their numbered clauses; public records."""
 
+    input_serializer_class = ResolutionInputSerializer
     serializer_class = ResolutionSerializer
     filterset_fields = ["governing_body"]
     search_fields = ["title", "summary", "governing_body"]
@@ -374,6 +468,12 @@ class ResolutionViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet:
         user = None if is_schema_request(self) else self.request.user
         return resolutions_visible_to(user).prefetch_related("clauses")
+
+    def create_object(self, data: dict[str, Any]) -> int:
+        return resolution_create(by=self.request.user, **data).pk
+
+    def update_object(self, pk: int, data: dict[str, Any]) -> None:
+        resolution_update(resolution_id=pk, by=self.request.user, **data)
 
 
 @extend_schema(

@@ -79,6 +79,84 @@ def test_bad_session_filters_get_400(api_client, params):
     assert response.json()["code"] == "validation_failed"
 
 
+def test_team_records_a_session_with_the_demands_discussed(api_client, team_user):
+    first, second = DemandFactory.create_batch(2)
+    response = api_client(team_user).post(
+        SESSIONS,
+        {"held_on": "2026-12-01", "kind": "mediation", "team_notes": "Hold firm.", "demands": [first.pk, second.pk]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert response["Location"].endswith(f"{SESSIONS}{body['id']}/")
+    assert (body["held_on"], body["kind"], body["team_notes"], body["location"]) == (
+        "2026-12-01",
+        "mediation",
+        "Hold firm.",
+        "",
+    )
+    assert sorted(body["demands"]) == sorted([first.pk, second.pk])
+
+
+def test_team_edits_a_session_and_members_never_see_its_notes(api_client, team_user, member_user):
+    hidden = DemandFactory(visibility=Visibility.TEAM)
+    public = DemandFactory(visibility=Visibility.PUBLIC)
+    session = BargainingSessionFactory()
+    url = f"{SESSIONS}{session.pk}/"
+    response = api_client(team_user).patch(
+        url, {"team_notes": "ZZ-SESSION-NOTE", "demands": [hidden.pk, public.pk]}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["team_notes"] == "ZZ-SESSION-NOTE"
+    for client in (api_client(), api_client(member_user)):
+        body = client.get(url).json()
+        assert "team_notes" not in body
+        assert body["demands"] == [public.pk]
+
+
+def test_put_round_trips_what_get_returned(api_client, admin_user):
+    session = BargainingSessionFactory(location="CPS headquarters")
+    client = api_client(admin_user)
+    body = client.get(f"{SESSIONS}{session.pk}/").json()
+    body["location"] = "City Hall"
+    response = client.put(f"{SESSIONS}{session.pk}/", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json() == body
+    session.refresh_from_db()
+    assert session.location == "City Hall"
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"demands": [99999999]}, "demands"),
+        ({"demands": [99999999999999999999999]}, "demands.0"),
+        ({"demands": "1,2"}, "demands"),
+        ({"held_on": "2026-02-30"}, "held_on"),
+        ({"held_on": None}, "held_on"),
+        ({"kind": "picnic"}, "kind"),
+        ({"location": "x" * 201}, "location"),
+        ({"team_notes": "a\u0000b"}, "team_notes"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_sessions_get_400_naming_the_field(api_client, team_user, change, field):
+    response = api_client(team_user).post(SESSIONS, {"held_on": "2026-12-01", **change}, format="json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "validation_failed"
+    assert field in body["errors"]
+    assert not BargainingSession.objects.exists()
+
+
+def test_an_unknown_demand_id_is_named(api_client, team_user):
+    demand = DemandFactory()
+    response = api_client(team_user).post(
+        SESSIONS, {"held_on": "2026-12-01", "demands": [demand.pk, 987654]}, format="json"
+    )
+    assert response.json()["errors"] == {"demands": ["There is no demand with id 987654."]}
+
+
 # --- Members ---
 
 

@@ -553,3 +553,24 @@ def test_api_urls_without_the_slash_redirect_reads_and_refuse_writes(api_client,
     assert response["Location"] == "/api/v1/demands/?status=draft"
     body = assert_error_shape(client.post("/api/v1/demands", {}, format="json"), 404, "not_found")
     assert "/api/v1/demands/" in body["detail"]
+
+
+# --- Every API response varies per caller ---
+
+
+@pytest.mark.parametrize(
+    "role, method, path",
+    [
+        (None, "get", "/api/v1/demands/"),
+        ("team_user", "get", "/api/v1/evidence/"),
+        (None, "post", "/api/v1/evidence/"),
+        ("member_user", "post", "/api/v1/resolutions/"),
+        (None, "get", "/api/v1/no-such-thing/"),
+        (None, "get", "/api/schema/"),
+    ],
+)
+def test_api_responses_vary_on_authorization_and_cookie(api_client, request, role, method, path):
+    client = api_client(request.getfixturevalue(role) if role else None)
+    response = getattr(client, method)(path, {}, format="json") if method == "post" else client.get(path)
+    vary = {value.strip().lower() for value in response.get("Vary", "").split(",")}
+    assert {"authorization", "cookie"} <= vary, (response.status_code, response.get("Vary"))

@@ -57,6 +57,20 @@ def new_demand(world: dict) -> dict:
     return {"title": "A new demand", "summary": "Why.", "category": world["public"].category.slug}
 
 
+NEW_EVIDENCE = {"title": "New report", "kind": "report", "figures": [{"value": "38", "unit": "officers"}]}
+NEW_RESOLUTION = {
+    "governing_body": "Board of Education",
+    "title": "New resolution",
+    "adopted_on": "2024-02-22",
+    "vote": "Unanimous",
+    "clauses": [{"number": 1, "text": "Be it resolved."}],
+}
+
+
+def new_session(world: dict) -> dict:
+    return {"held_on": "2026-12-01", "kind": "table", "demands": [world["public"].pk, world["team"].pk]}
+
+
 # (method, path, body or None, headers, expected status for anonymous, member, team, admin)
 MATRIX = [
     ("get", "/api/v1/demands/", None, {}, (200, 200, 200, 200)),
@@ -89,13 +103,23 @@ MATRIX = [
     ("get", "/api/v1/evidence/", None, {}, (200, 200, 200, 200)),
     ("get", "/api/v1/evidence/{public_evidence}/", None, {}, (200, 200, 200, 200)),
     ("get", "/api/v1/evidence/{team_evidence}/", None, {}, (404, 404, 200, 200)),
-    ("post", "/api/v1/evidence/", {"title": "x"}, {}, (401, 403, 405, 405)),
+    ("post", "/api/v1/evidence/", NEW_EVIDENCE, {}, (401, 403, 201, 201)),
+    ("put", "/api/v1/evidence/{public_evidence}/", NEW_EVIDENCE, {}, (401, 403, 200, 200)),
+    ("patch", "/api/v1/evidence/{public_evidence}/", {"quote": "Edited."}, {}, (401, 403, 200, 200)),
+    ("patch", "/api/v1/evidence/{team_evidence}/", {"quote": "Edited."}, {}, (401, 403, 200, 200)),
+    ("delete", "/api/v1/evidence/{public_evidence}/", None, {}, (401, 403, 405, 405)),
     ("get", "/api/v1/resolutions/", None, {}, (200, 200, 200, 200)),
     ("get", "/api/v1/resolutions/{resolution}/", None, {}, (200, 200, 200, 200)),
+    ("post", "/api/v1/resolutions/", NEW_RESOLUTION, {}, (401, 403, 201, 201)),
+    ("put", "/api/v1/resolutions/{resolution}/", NEW_RESOLUTION, {}, (401, 403, 200, 200)),
+    ("patch", "/api/v1/resolutions/{resolution}/", {"vote": "7–0"}, {}, (401, 403, 200, 200)),
     ("delete", "/api/v1/resolutions/{resolution}/", None, {}, (401, 403, 405, 405)),
     ("get", "/api/v1/sessions/", None, {}, (200, 200, 200, 200)),
     ("get", "/api/v1/sessions/{session}/", None, {}, (200, 200, 200, 200)),
-    ("post", "/api/v1/sessions/", {"held_on": "2026-12-01"}, {}, (401, 403, 405, 405)),
+    ("post", "/api/v1/sessions/", new_session, {}, (401, 403, 201, 201)),
+    ("put", "/api/v1/sessions/{session}/", new_session, {}, (401, 403, 200, 200)),
+    ("patch", "/api/v1/sessions/{session}/", {"team_notes": "Hold."}, {}, (401, 403, 200, 200)),
+    ("delete", "/api/v1/sessions/{session}/", None, {}, (401, 403, 405, 405)),
     ("get", "/api/v1/members/", None, {}, (401, 403, 200, 200)),
     ("get", "/api/v1/members/{member}/", None, {}, (401, 403, 200, 200)),
     ("get", "/api/v1/members/999999/", None, {}, (401, 403, 404, 404)),

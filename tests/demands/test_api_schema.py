@@ -20,8 +20,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from bargaining.models import BargainingSession
 from config.wsgi import application
-from demands.models import Status, Visibility
+from demands.models import Evidence, Resolution, Status, Visibility
 from tests.factories import (
     BargainingSessionFactory,
     DemandFactory,
@@ -42,6 +43,15 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+TEAM_WRITES = {
+    (method, path)
+    for resource in ("evidence", "resolutions", "sessions")
+    for method, path in [
+        ("POST", f"/api/v1/{resource}/"),
+        ("PUT", f"/api/v1/{resource}/{{id}}/"),
+        ("PATCH", f"/api/v1/{resource}/{{id}}/"),
+    ]
+}
 EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 15, schemathesis.GenerationMode.NEGATIVE: 8}
 
 
@@ -90,7 +100,8 @@ def wsgi_in_test_transaction():
 def run_every_operation(headers: dict[str, str], objects: dict[str, int]) -> int:
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 17
+    assert len(operations) >= 26
+    assert {(operation.method.upper(), operation.path) for operation in operations} >= TEAM_WRITES
     for operation in operations:
         resource = operation.path.removeprefix("/api/v1/").split("/")[0]
         for mode, examples in EXAMPLES.items():
@@ -125,6 +136,10 @@ def test_every_operation_as_anonymous(objects):
 def test_every_operation_as_team(objects, team_user):
     token = Token.objects.create(user=team_user)
     run_every_operation({"Authorization": f"Token {token.key}"}, objects)
+    # The team's writes were exercised with bodies that pass, not only refused ones.
+    assert Evidence.objects.count() > 1
+    assert Resolution.objects.count() > 1
+    assert BargainingSession.objects.count() > 1
 
 
 def test_docs_page_points_at_the_schema(client):

@@ -3,10 +3,18 @@ import threading
 import pytest
 from django.db import connection
 
-from demands.errors import InvalidTransition, StaleVersion, ValidationFailed
-from demands.models import TRANSITIONS, Demand, Status, StatusChange
-from demands.services import demand_create, demand_transition, demand_update
-from tests.factories import BargainingSessionFactory, CategoryFactory, DemandFactory
+from demands.errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
+from demands.models import TRANSITIONS, Demand, Evidence, Resolution, Status, StatusChange, Visibility
+from demands.services import (
+    demand_create,
+    demand_transition,
+    demand_update,
+    evidence_create,
+    evidence_update,
+    resolution_create,
+    resolution_update,
+)
+from tests.factories import BargainingSessionFactory, CategoryFactory, DemandFactory, EvidenceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +191,137 @@ def test_concurrent_transitions_on_one_version_let_exactly_one_win(team_user):
     assert demand.version == 2
     assert StatusChange.objects.filter(demand=demand).count() == 1
     assert StatusChange.objects.get(demand=demand).to_status == demand.status
+
+
+# --- Evidence and resolutions ---
+
+FIGURE = {"value": "2354", "unit": "misconduct complaint records", "period": "2024", "description": "CPS officers"}
+
+
+def test_evidence_create_saves_figures_and_audits_the_user(team_user):
+    evidence = evidence_create(by=team_user, title="#CopsOutCPS", kind="report", publisher="CTU", figures=[FIGURE])
+    assert [(str(f.value), f.unit) for f in evidence.figures.all()] == [("2354.00", "misconduct complaint records")]
+    assert evidence.visibility == Visibility.TEAM
+    assert evidence.history.get().history_user == team_user
+
+
+def test_evidence_update_replaces_figures_only_when_given(team_user, admin_user):
+    evidence = evidence_create(by=team_user, title="Report", kind="report", figures=[FIGURE, FIGURE])
+    evidence_update(evidence_id=evidence.pk, by=admin_user, quote="A quote.")
+    assert evidence.figures.count() == 2
+    evidence_update(evidence_id=evidence.pk, by=admin_user, figures=[{"value": 38, "unit": "officers"}])
+    assert [f.unit for f in evidence.figures.all()] == ["officers"]
+    latest = evidence.history.latest()
+    assert (latest.history_user, latest.quote) == (admin_user, "A quote.")
+
+
+@pytest.mark.parametrize(
+    "figure, key",
+    [
+        ({"value": "-1", "unit": "x"}, "figures.1.value"),
+        ({"value": "1" * 20, "unit": "x"}, "figures.1.value"),
+        ({"value": "abc", "unit": "x"}, "figures.1.value"),
+        ({"value": 1, "unit": ""}, "figures.1.unit"),
+        ({"value": 1, "unit": "x", "colour": "red"}, "figures.1.colour"),
+    ],
+)
+def test_evidence_figure_errors_name_the_figure_and_field(team_user, figure, key):
+    with pytest.raises(ValidationFailed) as excinfo:
+        evidence_create(by=team_user, title="T", kind="report", figures=[FIGURE, figure])
+    assert list(excinfo.value.errors) == [key]
+    assert not Evidence.objects.exists()
+
+
+def test_evidence_with_a_taken_title_and_publisher_is_a_conflict(team_user):
+    taken = EvidenceFactory(title="Report", publisher="CTU")
+    with pytest.raises(Conflict) as excinfo:
+        evidence_create(by=team_user, title="Report", kind="report", publisher="CTU")
+    assert excinfo.value.field == "title"
+    assert f"id {taken.pk}" in excinfo.value.message
+    other = evidence_create(by=team_user, title="Report", kind="report", publisher="CPS")
+    with pytest.raises(Conflict):
+        evidence_update(evidence_id=other.pk, by=team_user, publisher="CTU")
+
+
+def test_evidence_refuses_fields_it_does_not_have(team_user):
+    with pytest.raises(ValidationFailed) as excinfo:
+        evidence_create(by=team_user, title="T", kind="report", created_at=None)
+    assert list(excinfo.value.errors) == ["created_at"]
+
+
+CLAUSES = [{"number": 1, "text": "End the contract."}, {"number": 2, "text": "Remove SROs."}]
+
+
+def new_resolution(by, **fields) -> Resolution:
+    values = {
+        "governing_body": "Board of Education",
+        "title": "Police in schools",
+        "adopted_on": "2024-02-22",
+        "vote": "7–0",
+        "clauses": CLAUSES,
+    }
+    return resolution_create(by=by, **{**values, **fields})
+
+
+def test_resolution_create_numbers_clauses_and_audits_the_user(team_user):
+    resolution = new_resolution(team_user)
+    assert [(c.number, c.text) for c in resolution.clauses.all()] == [(1, "End the contract."), (2, "Remove SROs.")]
+    assert resolution.history.get().history_user == team_user
+    assert {c.history.get().history_user for c in resolution.clauses.all()} == {team_user}
+
+
+def test_resolution_update_matches_clauses_by_number_and_keeps_their_ids(team_user, admin_user):
+    resolution = new_resolution(team_user)
+    first = resolution.clauses.get(number=1)
+    demand = DemandFactory()
+    demand.clauses.add(first)
+    resolution_update(
+        resolution_id=resolution.pk,
+        by=admin_user,
+        clauses=[{"number": 1, "text": "End the contract now."}, {"number": 3, "text": "Fund counselors."}],
+    )
+    assert [(c.number, c.text) for c in resolution.clauses.all()] == [
+        (1, "End the contract now."),
+        (3, "Fund counselors."),
+    ]
+    assert list(demand.clauses.all()) == [first]
+    assert first.history.latest().history_user == admin_user
+
+
+def test_resolution_update_refuses_to_drop_a_clause_demands_rest_on(team_user):
+    resolution = new_resolution(team_user)
+    second = resolution.clauses.get(number=2)
+    for demand in DemandFactory.create_batch(2):
+        demand.clauses.add(second)
+    with pytest.raises(Conflict) as excinfo:
+        resolution_update(resolution_id=resolution.pk, by=team_user, clauses=CLAUSES[:1], title="Renamed")
+    assert "clause 2 by 2 demands" in excinfo.value.message
+    resolution.refresh_from_db()
+    assert resolution.title == "Police in schools"
+    assert resolution.clauses.count() == 2
+
+
+@pytest.mark.parametrize(
+    "clauses, key",
+    [
+        ([{"number": 1, "text": "a"}, {"number": 1, "text": "b"}], "clauses.1.number"),
+        ([{"number": 0, "text": "a"}], "clauses.0.number"),
+        ([{"number": 1, "text": ""}], "clauses.0.text"),
+        ([{"number": 99999, "text": "a"}], "clauses.0.number"),
+    ],
+)
+def test_resolution_clause_errors_name_the_clause(team_user, clauses, key):
+    with pytest.raises(ValidationFailed) as excinfo:
+        new_resolution(team_user, clauses=clauses)
+    assert key in excinfo.value.errors
+    assert not Resolution.objects.exists()
+
+
+def test_resolution_with_a_taken_number_is_a_conflict(team_user):
+    new_resolution(team_user, number="24-0222-RS2")
+    with pytest.raises(Conflict) as excinfo:
+        new_resolution(team_user, number="24-0222-RS2", title="Another")
+    assert excinfo.value.field == "number"
+    with pytest.raises(Conflict) as excinfo:
+        new_resolution(team_user)
+    assert excinfo.value.field == "title"

@@ -1,0 +1,58 @@
+"""Recording bargaining sessions through the services: fields, the demands discussed, refusals."""
+
+import datetime
+
+import pytest
+
+from bargaining.models import BargainingSession
+from bargaining.services import session_create, session_update
+from demands.errors import ValidationFailed
+from tests.factories import BargainingSessionFactory, DemandFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_session_create_records_the_demands_discussed(team_user):
+    first, second = DemandFactory.create_batch(2)
+    session = session_create(
+        by=team_user,
+        held_on=datetime.date(2026, 12, 1),
+        location="CPS headquarters",
+        kind="mediation",
+        team_notes="They will move on counselors.",
+        demand_ids=[first.pk, second.pk, first.pk],
+    )
+    session.refresh_from_db()
+    assert (session.kind, session.team_notes) == ("mediation", "They will move on counselors.")
+    assert set(session.demands.all()) == {first, second}
+
+
+def test_session_update_replaces_demands_only_when_given(team_user):
+    first, second = DemandFactory.create_batch(2)
+    session = BargainingSessionFactory()
+    session.demands.add(first)
+    session_update(session_id=session.pk, by=team_user, location="City Hall")
+    assert list(session.demands.all()) == [first]
+    session_update(session_id=session.pk, by=team_user, demand_ids=[second.pk])
+    session.refresh_from_db()
+    assert (session.location, list(session.demands.all())) == ("City Hall", [second])
+
+
+def test_unknown_demand_ids_are_named_and_nothing_is_saved(team_user):
+    demand = DemandFactory()
+    with pytest.raises(ValidationFailed) as excinfo:
+        session_create(by=team_user, held_on=datetime.date(2026, 12, 1), demand_ids=[demand.pk, 987654])
+    assert excinfo.value.errors == {"demands": ["There is no demand with id 987654."]}
+    assert not BargainingSession.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "fields, key", [({"kind": "picnic"}, "kind"), ({"held_on": None}, "held_on"), ({"created_at": None}, "created_at")]
+)
+def test_bad_session_fields_are_named(team_user, fields, key):
+    session = BargainingSessionFactory(kind="table")
+    with pytest.raises(ValidationFailed) as excinfo:
+        session_update(session_id=session.pk, by=team_user, **fields)
+    assert key in excinfo.value.errors
+    session.refresh_from_db()
+    assert session.kind == "table"
