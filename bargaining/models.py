@@ -4,6 +4,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 
 class BargainingSession(models.Model):
@@ -21,6 +22,8 @@ class BargainingSession(models.Model):
     demands = models.ManyToManyField("demands.Demand", blank=True, related_name="sessions")
     team_notes = models.TextField(blank=True, help_text="Team-only.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-held_on", "-id"]

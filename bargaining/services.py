@@ -184,12 +184,11 @@ def _save_session(session: BargainingSession, demand_ids: Iterable[int] | None, 
     except ValidationError as exc:
         raise ValidationFailed(exc.message_dict) from exc
     ids = None if demand_ids is None else _existing_demand_ids(demand_ids)
+    session._history_user = by
     with transaction.atomic():
         session.save()
         if ids is not None:
             session.demands.set(ids)
-    # Sessions have no history table; the log says who wrote what.
-    logger.info("Bargaining session %s saved by %s", session.pk, getattr(by, "username", None))
 
 
 def session_create(*, by: User | None, demand_ids: Iterable[int] = (), **fields: Any) -> BargainingSession:

@@ -56,3 +56,18 @@ def test_bad_session_fields_are_named(team_user, fields, key):
     assert key in excinfo.value.errors
     session.refresh_from_db()
     assert session.kind == "table"
+
+
+def test_session_edits_are_audited_with_the_user(team_user, client, admin_user):
+    session = session_create(by=team_user, held_on=datetime.date(2026, 11, 2), team_notes="Open with staffing.")
+    session_update(session_id=session.pk, by=team_user, team_notes="Open with trauma supports.")
+    latest = session.history.latest()
+    assert latest.history_user == team_user
+    delta = latest.diff_against(latest.prev_record)
+    assert [(c.field, c.old, c.new) for c in delta.changes] == [
+        ("team_notes", "Open with staffing.", "Open with trauma supports.")
+    ]
+    assert team_user.has_perm("bargaining.view_historicalbargainingsession")
+    client.force_login(admin_user)
+    page = client.get("/admin/bargaining/historicalbargainingsession/").content.decode()
+    assert "team_notes: &#x27;Open with staffing.&#x27; → &#x27;Open with trauma supports.&#x27;" in page
