@@ -467,3 +467,18 @@ def test_a_dropped_connection_is_a_temporary_failure_and_the_batch_reconnects(se
     assert row.last_error.startswith("SMTPServerDisconnected")
     assert report.retry_ids == [row.pk]
     assert ScriptedBackend.closes == 2  # dropped after the failure, then at the end of the batch
+
+
+def test_an_email_service_works_by_settings_alone(settings, campaign, plan):
+    """django-anymail's own test backend stands in for a provider (Postmark, SES, ...): no code change."""
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    member = MemberFactory()
+    run = plan()
+    assert Delivery.objects.get(run=run, member=member).state == Delivery.State.SENT
+    (message,) = mail.outbox
+    assert message.to == [member.email]
+    assert message.anymail_status.status == {"sent"}
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message.extra_headers["List-Unsubscribe"].startswith("<https://")
+    assert SECRET not in message.body
+    assert [mimetype for _, mimetype in message.alternatives] == ["text/html"]
