@@ -40,10 +40,11 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Digest fan-out benchmark (bench/README.md): its own database and Redis db 13.
+# The benchmarks of bench/README.md, each on its own database (and Redis db 13 for digests).
 bench: $(STAMP)
+	$(BIN)/python -m bench.api_bench --rounds 5
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/bdt_bench_digests REDIS_URL=redis://127.0.0.1:6379/13 \
 		$(BIN)/python bench/digest_bench.py --members 30000
 
 clean:
-	rm -rf $(VENV) db.sqlite3 var staticfiles
+	rm -rf $(VENV) db.sqlite3 var staticfiles .env
