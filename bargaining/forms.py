@@ -63,7 +63,7 @@ class SessionForm(forms.Form):
                     "team_notes": forms.Textarea(attrs={"rows": 5}),
                 },
                 labels={"held_on": "Date", "team_notes": "Team notes"},
-                help_texts={"team_notes": "Confidential — bargaining team only."},
+                help_texts={"team_notes": "What was said and what to watch for; never shown outside the team."},
             )
         )
         self.fields["demands"] = forms.ModelMultipleChoiceField(
