@@ -202,14 +202,15 @@ ADD_FIGURE = "add_figure"
 
 def _figure_formset(request: HttpRequest, evidence: Evidence | None) -> FigureFormSet:
     """The figure rows: bound on POST, one more blank row when the "Add a figure row" button sent it."""
+    initial = FigureFormSet.initial_for(evidence) if evidence else None
     if request.method != "POST":
-        initial = FigureFormSet.initial_for(evidence) if evidence else None
         return FigureFormSet(initial=initial, prefix="figures")
     data = request.POST
-    if ADD_FIGURE in data:
+    total = data.get("figures-TOTAL_FORMS", "")
+    # A tampered count is left for the formset to refuse ("ManagementForm data is missing or has been tampered").
+    if ADD_FIGURE in data and total.isdigit():
         data = data.copy()
-        data["figures-TOTAL_FORMS"] = str(int(data.get("figures-TOTAL_FORMS") or 0) + 1)
-    initial = FigureFormSet.initial_for(evidence) if evidence else None
+        data["figures-TOTAL_FORMS"] = str(int(total) + 1)
     return FigureFormSet(data, initial=initial, prefix="figures")
 
 

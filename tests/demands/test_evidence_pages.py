@@ -187,3 +187,12 @@ def test_the_demand_page_links_to_adding_evidence_not_the_admin(team_client):
     assert 'href="/evidence/new/"' in page
     assert "/admin/demands/evidence/add/" not in page
     assert f'href="/evidence/{demand.evidence.get().pk}/edit/"' in page
+
+
+@pytest.mark.parametrize("extra", [{}, {"add_figure": "1"}])
+def test_a_tampered_row_count_is_refused_with_a_message_not_an_error_page(team_client, extra):
+    response = team_client.post("/evidence/new/", evidence_post(**{"figures-TOTAL_FORMS": "lots"}, **extra))
+    assert response.status_code in (200, 400)
+    assert not Evidence.objects.exists()
+    if not extra:
+        assert "ManagementForm data is missing or has been tampered with" in response.content.decode()
