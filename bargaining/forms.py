@@ -1,8 +1,13 @@
+from typing import Any
+
 from django import forms
+from django.contrib.auth.models import AnonymousUser, User
+from django.forms.models import fields_for_model, model_to_dict
 
-from demands.models import Category
+from demands.models import Category, Demand
+from demands.selectors import demands_by_category
 
-from .models import Member
+from .models import BargainingSession, Member
 
 
 class PreferencesForm(forms.Form):
@@ -34,3 +39,53 @@ class MemberImportForm(forms.Form):
         label="CSV file", help_text="UTF-8, with the header email,name,school,language,frequency,topics."
     )
     dry_run = forms.BooleanField(required=False, label="Check only: report what would happen, change nothing")
+
+
+class SessionForm(forms.Form):
+    """Record or edit a bargaining session; the demands discussed are those `user` may see."""
+
+    FIELDS = ("held_on", "kind", "location", "team_notes")
+
+    def __init__(
+        self, *args: Any, user: User | AnonymousUser, instance: BargainingSession | None = None, **kwargs: Any
+    ) -> None:
+        if instance is not None:
+            initial = model_to_dict(instance, fields=self.FIELDS)
+            initial["demands"] = [demand.pk for demand in instance.demands.all()]
+            kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        self.fields.update(
+            fields_for_model(
+                BargainingSession,
+                fields=self.FIELDS,
+                widgets={
+                    "held_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                    "team_notes": forms.Textarea(attrs={"rows": 5}),
+                },
+                labels={"held_on": "Date", "team_notes": "Team notes"},
+                help_texts={"team_notes": "What was said and what to watch for; never shown outside the team."},
+            )
+        )
+        self.fields["demands"] = forms.ModelMultipleChoiceField(
+            queryset=demands_by_category(user).select_related("category"),
+            widget=forms.CheckboxSelectMultiple,
+            required=False,
+            label="Demands discussed",
+        )
+        self.fields["demands"].label_from_instance = self.demand_label
+
+    @staticmethod
+    def demand_label(demand: Demand) -> str:
+        return f"{demand.title} ({demand.category.name})"
+
+    def service_data(self) -> dict[str, Any]:
+        """The cleaned input as keyword arguments for `session_create` / `session_update`."""
+        data = {name: self.cleaned_data[name] for name in self.FIELDS}
+        data["demand_ids"] = [demand.pk for demand in self.cleaned_data["demands"]]
+        return data
+
+    def shared_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("held_on", "kind", "location", "demands")]
+
+    def team_only_fields(self) -> list[forms.BoundField]:
+        return [self["team_notes"]]

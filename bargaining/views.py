@@ -1,20 +1,23 @@
-"""Pages a member opens from an email: no account, the signed token in the link is the credential."""
+"""Pages a member opens from an email (no account: the signed token in the link is the credential), and
+the bargaining team's session pages."""
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from demands.errors import ValidationFailed
+from demands.errors import DomainError, ValidationFailed
+from demands.views import add_domain_error, team_required
 
 from .emails import digest_render
-from .forms import PreferencesForm
+from .forms import PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
-from .models import Delivery, Member
-from .selectors import digest_changes_for, member_for_token
-from .services import member_set_preferences, member_unsubscribe
+from .models import BargainingSession, Delivery, Member
+from .selectors import digest_changes_for, member_for_token, sessions_with_demands_for
+from .services import member_set_preferences, member_unsubscribe, session_create, session_update
 from .tokens import DIGEST, PREFERENCES, UNSUBSCRIBE, read_token
 
 
@@ -92,3 +95,40 @@ def digest(request: HttpRequest, token: str) -> HttpResponse:
     )
     _text, html = digest_render(content).with_links(delivery_links(delivery))
     return _private(HttpResponse(html))
+
+
+@team_required
+def session_list(request: HttpRequest) -> HttpResponse:
+    """`/sessions/`: the bargaining sessions, newest first, with the demands discussed and the team's notes."""
+    sessions = sessions_with_demands_for(request.user)
+    return render(request, "bargaining/session_list.html", {"sessions": sessions})
+
+
+def _session_form_page(request: HttpRequest, session: BargainingSession | None) -> HttpResponse:
+    form = SessionForm(request.POST or None, user=request.user, instance=session)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if session is None:
+                saved = session_create(by=request.user, **form.service_data())
+            else:
+                saved = session_update(session_id=session.pk, by=request.user, **form.service_data())
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            verb = "Saved" if session else "Recorded"
+            messages.success(request, f"{verb} the session “{saved}”.")
+            return redirect(f"{reverse('bargaining:session_list')}#session-{saved.pk}")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "bargaining/session_form.html", {"form": form, "session": session}, status=status)
+
+
+@team_required
+def session_create_view(request: HttpRequest) -> HttpResponse:
+    """`/sessions/new/`: record a bargaining session."""
+    return _session_form_page(request, None)
+
+
+@team_required
+def session_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """`/sessions/<id>/edit/`: edit a session; the ticked demands replace the demands discussed."""
+    return _session_form_page(request, get_object_or_404(BargainingSession, pk=pk))

@@ -1,10 +1,13 @@
 """Forms of the team's pages. They collect input; the services decide what is allowed."""
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.apps import apps
 from django.contrib.auth.models import User
+from django.forms.models import fields_for_model, model_to_dict
+from django.utils import timezone
 
 from .models import Demand, Evidence, ResolutionClause, Status, StatusChange
 from .roles import TEAM_GROUP
@@ -145,3 +148,97 @@ class EvidenceLinkForm(forms.Form):
     @staticmethod
     def evidence_label(evidence: Evidence) -> str:
         return f"{evidence.title} ({evidence.publisher})" if evidence.publisher else evidence.title
+
+
+class EvidenceForm(forms.Form):
+    """Create or edit a piece of evidence; `verified` stands for who checked it against the source, and when.
+
+    A plain form with the model's fields: a ModelForm would check the title+publisher constraint itself,
+    and the service's message, which names the evidence already there, is the one to show.
+    """
+
+    FIELDS = ("title", "kind", "publisher", "published_on", "url", "quote", "visibility")
+
+    def __init__(self, *args: Any, instance: Evidence | None = None, **kwargs: Any) -> None:
+        if instance is not None:
+            kwargs.setdefault("initial", model_to_dict(instance, fields=self.FIELDS))
+        super().__init__(*args, **kwargs)
+        self.instance = instance
+        self.fields.update(
+            fields_for_model(
+                Evidence,
+                fields=self.FIELDS,
+                widgets={
+                    "published_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                    "quote": forms.Textarea(attrs={"rows": 4}),
+                },
+                labels={"published_on": "Published on", "url": "Link to the source", "quote": "Verbatim quote"},
+            )
+        )
+        self.fields["verified"] = forms.BooleanField(
+            label="Checked against the source",
+            required=False,
+            initial=instance is not None and instance.verified_at is not None,
+            help_text="Ticking it records you and the time as the check; unticking it clears the check.",
+        )
+
+    def service_data(self, *, by: User) -> dict[str, Any]:
+        """The cleaned fields as keyword arguments for `evidence_create` / `evidence_update`."""
+        data = {name: self.cleaned_data[name] for name in self.FIELDS}
+        if not self.cleaned_data["verified"]:
+            data.update(verified_by=None, verified_at=None)
+        elif self.instance is None or self.instance.verified_at is None:
+            # A check already on record keeps its author and time; a new one is this user's, now.
+            data.update(verified_by=by, verified_at=timezone.now())
+        return data
+
+
+def _plain(value: Decimal) -> Decimal:
+    return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+
+
+class FigureForm(forms.Form):
+    """One figure quoted from the evidence; the service decides what a valid figure is."""
+
+    value = forms.DecimalField(label="Value", help_text="A number, e.g. 2354.")
+    unit = forms.CharField(label="Unit", help_text="e.g. “misconduct complaint records”.")
+    period = forms.CharField(label="Period", required=False)
+    description = forms.CharField(label="Description", required=False)
+
+    FIELDS = ("value", "unit", "period", "description")
+
+
+class BaseFigureFormSet(forms.BaseFormSet):
+    """The figure rows: blank rows and rows ticked for removal are left out."""
+
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Remove this figure"
+
+    def kept_forms(self) -> list[FigureForm]:
+        """The rows that become figures, in order: the service's `figures.N` is the N-th of these."""
+        initial_count = self.initial_form_count()
+        return [
+            form
+            for index, form in enumerate(self.forms)
+            if (index < initial_count or form.has_changed())
+            and not (self.can_delete and self._should_delete_form(form))
+        ]
+
+    def figures(self) -> list[dict[str, Any]]:
+        """The kept rows as the `figures` argument of `evidence_create` / `evidence_update`."""
+        return [{name: form.cleaned_data[name] for name in FigureForm.FIELDS} for form in self.kept_forms()]
+
+    @staticmethod
+    def initial_for(evidence: Evidence) -> list[dict[str, Any]]:
+        """The stored figures as rows; 2354.00 shows as 2354 (a changed-row check compares the text)."""
+        rows = []
+        for figure in evidence.figures.all():
+            row = {name: getattr(figure, name) for name in FigureForm.FIELDS}
+            row["value"] = _plain(figure.value)
+            rows.append(row)
+        return rows
+
+
+FigureFormSet = forms.formset_factory(FigureForm, formset=BaseFigureFormSet, extra=1, can_delete=True)

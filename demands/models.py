@@ -171,6 +171,9 @@ class Evidence(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def get_absolute_url(self) -> str:
+        return reverse("demands:evidence_list") + f"#evidence-{self.pk}"
+
 
 class Figure(models.Model):
     """A number quoted from a piece of evidence, e.g. 2354 misconduct complaint records."""

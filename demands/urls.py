@@ -13,6 +13,8 @@ urlpatterns = [
     path("demands/<slug:slug>/status/", views.demand_transition_view, name="demand_transition"),
     path("demands/<slug:slug>/evidence/", views.evidence_link_view, name="evidence_link"),
     path("evidence/", views.evidence_list, name="evidence_list"),
+    path("evidence/new/", views.evidence_create_view, name="evidence_create"),
+    path("evidence/<int:pk>/edit/", views.evidence_edit_view, name="evidence_edit"),
     path("resolutions/<int:pk>/", views.resolution_detail, name="resolution_detail"),
     path("feed/", PublicStatusChangesFeed(), name="feed"),
 ]

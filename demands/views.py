@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from .errors import DomainError, StaleVersion, ValidationFailed
-from .forms import DemandForm, EvidenceLinkForm, TransitionForm
-from .models import Demand, Status
+from .forms import DemandForm, EvidenceForm, EvidenceLinkForm, FigureFormSet, TransitionForm
+from .models import Demand, Evidence, Status
 from .roles import is_team
 from .selectors import (
     demands_by_category,
@@ -27,7 +27,7 @@ from .selectors import (
     resolutions_visible_to,
     status_changes_visible_to,
 )
-from .services import demand_create, demand_update, evidence_link_create
+from .services import demand_create, demand_update, evidence_create, evidence_link_create, evidence_update
 
 RECENT_CHANGES = 6
 KEY_FIGURES = 4
@@ -86,7 +86,8 @@ def demand_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return _demand_page(request, demand)
 
 
-def _add_domain_error(form: Any, error: DomainError) -> None:
+def add_domain_error(form: Any, error: DomainError) -> None:
+    """Put a service's refusal on the form field it names, or on the form as a whole."""
     if isinstance(error, ValidationFailed):
         for field, problems in error.errors.items():
             for problem in problems:
@@ -112,7 +113,7 @@ def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
         except StaleVersion as error:
             return _refuse(request, demand, error)
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(
                 request, f"Moved to {Status(change.to_status).label} (from {Status(change.from_status).label})."
@@ -139,7 +140,7 @@ def evidence_link_view(request: HttpRequest, slug: str) -> HttpResponse:
         except StaleVersion as error:
             return _refuse(request, demand, error)
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"Cited “{link.evidence}”.")
             return redirect(f"{demand.get_absolute_url()}#evidence")
@@ -154,7 +155,7 @@ def demand_create_view(request: HttpRequest) -> HttpResponse:
         try:
             demand = demand_create(by=request.user, **form.service_data())
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"Created “{demand}” as a draft.")
             return redirect(demand)
@@ -175,7 +176,7 @@ def demand_edit_view(request: HttpRequest, slug: str) -> HttpResponse:
                 **form.service_data(),
             )
         except DomainError as error:
-            _add_domain_error(form, error)
+            add_domain_error(form, error)
         else:
             messages.success(request, f"Saved “{demand}”.")
             return redirect(demand)
@@ -194,3 +195,75 @@ def evidence_list(request: HttpRequest) -> HttpResponse:
     """`/evidence/`: every piece of evidence the viewer may see, with what it is cited for."""
     evidence = evidence_with_links_for(request.user)
     return render(request, "demands/evidence_list.html", {"evidence_list": evidence})
+
+
+ADD_FIGURE = "add_figure"
+
+
+def _figure_formset(request: HttpRequest, evidence: Evidence | None) -> FigureFormSet:
+    """The figure rows: bound on POST, one more blank row when the "Add a figure row" button sent it."""
+    initial = FigureFormSet.initial_for(evidence) if evidence else None
+    if request.method != "POST":
+        return FigureFormSet(initial=initial, prefix="figures")
+    data = request.POST
+    total = data.get("figures-TOTAL_FORMS", "")
+    # A tampered count is left for the formset to refuse ("ManagementForm data is missing or has been tampered").
+    if ADD_FIGURE in data and total.isdigit():
+        data = data.copy()
+        data["figures-TOTAL_FORMS"] = str(int(total) + 1)
+    return FigureFormSet(data, initial=initial, prefix="figures")
+
+
+def _add_evidence_error(form: EvidenceForm, figures: FigureFormSet, error: DomainError) -> None:
+    """A service refusal onto the form, and `figures.N.field` onto the N-th figure row kept."""
+    if not isinstance(error, ValidationFailed):
+        add_domain_error(form, error)
+        return
+    rows = figures.kept_forms()
+    for key, problems in error.errors.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "figures" and parts[1].isdigit() and int(parts[1]) < len(rows):
+            row = rows[int(parts[1])]
+            for problem in problems:
+                row.add_error(parts[2] if parts[2] in row.fields else None, problem)
+        else:
+            for problem in problems:
+                form.add_error(key if key in form.fields else None, problem)
+
+
+def _evidence_form_page(request: HttpRequest, evidence: Evidence | None) -> HttpResponse:
+    form = EvidenceForm(request.POST or None, instance=evidence)
+    figures = _figure_formset(request, evidence)
+    submitted = request.method == "POST" and ADD_FIGURE not in request.POST
+    # Both validated, so that the page shows every problem at once.
+    if submitted and all([form.is_valid(), figures.is_valid()]):
+        fields = form.service_data(by=request.user)
+        try:
+            if evidence is None:
+                saved = evidence_create(by=request.user, figures=figures.figures(), **fields)
+            else:
+                saved = evidence_update(evidence_id=evidence.pk, by=request.user, figures=figures.figures(), **fields)
+        except DomainError as error:
+            _add_evidence_error(form, figures, error)
+        else:
+            messages.success(request, f"Saved “{saved}”." if evidence else f"Added “{saved}”.")
+            return redirect(saved)
+    context = {
+        "form": form,
+        "figures": figures,
+        "evidence": evidence,
+    }
+    return render(request, "demands/evidence_form.html", context, status=400 if submitted else 200)
+
+
+@team_required
+def evidence_create_view(request: HttpRequest) -> HttpResponse:
+    """`/evidence/new/`: a new piece of evidence with its figures."""
+    return _evidence_form_page(request, None)
+
+
+@team_required
+def evidence_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """`/evidence/<id>/edit/`: edit a piece of evidence; the figure rows replace its figures."""
+    evidence = get_object_or_404(evidence_visible_to(request.user), pk=pk)
+    return _evidence_form_page(request, evidence)

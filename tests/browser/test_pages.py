@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from demands.campaign import campaign_load
-from demands.models import Demand, Status, StatusChange, Visibility
+from demands.models import Demand, Evidence, Status, StatusChange, Visibility
 from demands.services import demand_update
 from tests.factories import BargainingSessionFactory, DemandFactory
 
@@ -122,3 +122,34 @@ def test_a_stale_status_form_is_refused(live_server, page: Page, campaign, team_
     demand.refresh_from_db()
     assert demand.status == Status.PROPOSED
     assert not StatusChange.objects.filter(demand=demand, to_status=Status.COUNTERED).exists()
+
+
+def test_team_member_adds_evidence_with_a_figure_and_sees_it_on_the_evidence_page(live_server, page: Page, team_user):
+    sign_in(page, live_server.url, team_user.username, "/evidence/")
+    page.get_by_role("link", name="Add evidence").click()
+    expect(page).to_have_title("Add evidence · Bargaining Demand Tracker")
+    page.get_by_label("Title").fill("Counselors per student in CPS")
+    page.get_by_label("Kind").select_option("statistic")
+    page.get_by_label("Publisher").fill("Chicago Teachers Union")
+    page.get_by_label("Published on").fill("2024-02-22")
+    page.get_by_label("Verbatim quote").fill("One counselor for every 400 students.")
+    page.get_by_label("Visibility").select_option("public")
+    page.get_by_label("Checked against the source").check()
+    row = page.get_by_role("group", name="Figure 1")
+    row.get_by_label("Value").fill("-400")
+    row.get_by_label("Unit").fill("students per counselor")
+    page.get_by_role("button", name="Add evidence").click()
+
+    expect(page.get_by_role("group", name="Figure 1").get_by_text("A figure cannot be negative.")).to_be_visible()
+    assert not Evidence.objects.exists()
+    page.get_by_role("group", name="Figure 1").get_by_label("Value").fill("400")
+    page.get_by_role("button", name="Add evidence").click()
+
+    evidence = Evidence.objects.get()
+    expect(page).to_have_url(f"{live_server.url}/evidence/#evidence-{evidence.pk}")
+    card = page.locator(f"#evidence-{evidence.pk}")
+    expect(card.get_by_role("heading", name="Counselors per student in CPS")).to_be_visible()
+    expect(card.get_by_text("students per counselor")).to_be_visible()
+    expect(card.get_by_text("400", exact=True)).to_be_visible()
+    assert evidence.verified_by == team_user
+    assert [(figure.value, figure.unit) for figure in evidence.figures.all()] == [(400, "students per counselor")]

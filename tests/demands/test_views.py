@@ -9,7 +9,7 @@ from django.utils.html import escape
 from django.views import defaults
 
 from demands.campaign import campaign_load
-from demands.models import Demand, EvidenceLink, Status, StatusChange, Visibility
+from demands.models import Demand, Evidence, EvidenceLink, Status, StatusChange, Visibility
 from demands.services import demand_transition, demand_update
 from tests.factories import (
     BargainingSessionFactory,
@@ -580,12 +580,16 @@ def planted(campaign, team_user) -> dict:
 
 
 def every_page(planted) -> list[str]:
-    from demands.models import Resolution
+    from bargaining.models import BargainingSession
+    from demands.models import Evidence, Resolution
 
     urls = ["/", "/evidence/", "/feed/", "/accounts/login/", "/demands/new/", "/demands/secret-plan/"]
+    urls += ["/evidence/new/", "/sessions/", "/sessions/new/"]
     urls += [demand.get_absolute_url() for demand in Demand.objects.all()]
     urls += [f"{demand.get_absolute_url()}edit/" for demand in Demand.objects.all()]
     urls += [resolution.get_absolute_url() for resolution in Resolution.objects.all()]
+    urls += [f"/evidence/{pk}/edit/" for pk in Evidence.objects.values_list("pk", flat=True)]
+    urls += [f"/sessions/{pk}/edit/" for pk in BargainingSession.objects.values_list("pk", flat=True)]
     return urls
 
 
@@ -611,6 +615,9 @@ def test_the_planted_marker_is_on_the_team_pages(team_client, planted):
     assert MARKER in html(team_client.get("/"))
     assert MARKER in html(team_client.get("/demands/secret-plan/"))
     assert MARKER in html(team_client.get("/evidence/"))
+    assert MARKER in html(team_client.get("/sessions/"))
+    hidden = Evidence.objects.get(visibility=Visibility.TEAM, title=MARKER)
+    assert MARKER in html(team_client.get(f"/evidence/{hidden.pk}/edit/"))
 
 
 # --- Queries per page ----------------------------------------------------------------------------
