@@ -1,6 +1,7 @@
 """The demands API: thin views over the selectors (reads) and the services (writes)."""
 
 import re
+from abc import ABCMeta, abstractmethod
 from collections import defaultdict
 from typing import Any
 
@@ -386,6 +387,7 @@ class WriteViewSet(
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
+    metaclass=ABCMeta,
 ):
     """Read within the caller's visibility; create and edit (team, by the permission class) through
     `create_object` and `update_object`, which call a service. No delete: that is the admin's."""
@@ -393,11 +395,13 @@ class WriteViewSet(
     parser_classes = [JSONParser]
     input_serializer_class: type[BaseSerializer]
 
+    @abstractmethod
     def create_object(self, data: dict[str, Any]) -> int:
-        raise NotImplementedError
+        """Create through the service with validated input; return the new object's id."""
 
+    @abstractmethod
     def update_object(self, pk: int, data: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Update object `pk` through the service with validated input."""
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         pk = self.create_object(valid_input(self.input_serializer_class, request))
