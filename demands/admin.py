@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError
@@ -19,6 +20,7 @@ from .models import (
     ResolutionClause,
     StatusChange,
 )
+from .services import EDITABLE_FIELDS, demand_update
 
 
 @admin.register(Category)
@@ -52,6 +54,32 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
+class DemandAdminForm(forms.ModelForm):
+    """The admin's demand form; `seen_version` refuses an edit made on a copy someone changed since."""
+
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Demand
+        fields = sorted(EDITABLE_FIELDS | {"clauses"})
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["seen_version"].initial = self.instance.version
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        seen = cleaned.get("seen_version")
+        # At POST time the instance was just read from the database: its version is the current one.
+        if self.instance.pk and seen is not None and seen != self.instance.version:
+            raise forms.ValidationError(
+                f"This demand was changed by someone else since you opened it (you saw version {seen}, "
+                f"it is now version {self.instance.version}). Reload it and make your change again."
+            )
+        return cleaned
+
+
 @admin.register(Demand)
 class DemandAdmin(SimpleHistoryAdmin):
     list_display = ["title", "category", "status", "visibility", "priority_tier", "owner", "version", "updated_at"]
@@ -63,9 +91,10 @@ class DemandAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ["category", "owner", "clauses"]
     readonly_fields = ["status", "version", "created_at", "updated_at"]
     inlines = [EvidenceLinkInline, StatusChangeInline]
+    form = DemandAdminForm
     fieldsets = [
         (None, {"fields": ["title", "slug", "category", "summary", "body", "target", "owner", "clauses"]}),
-        ("Status", {"fields": ["status", "visibility", "version", "created_at", "updated_at"]}),
+        ("Status", {"fields": ["status", "visibility", "version", "seen_version", "created_at", "updated_at"]}),
         (
             "Team only — never shown to members or the public",
             {"fields": ["priority_tier", "internal_notes", "fallback_position"]},
@@ -84,9 +113,16 @@ class DemandAdmin(SimpleHistoryAdmin):
         ]
 
     def save_model(self, request: HttpRequest, obj: Demand, form, change: bool) -> None:
-        if change:
-            obj.version += 1
-        super().save_model(request, obj, form, change)
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Edits go through the service: row lock, version check and bump, audit with the user.
+        changed = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
+        seen = form.cleaned_data.get("seen_version")
+        updated = demand_update(
+            demand_id=obj.pk, expected_version=obj.version if seen is None else seen, by=request.user, **changed
+        )
+        obj.version = updated.version
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
         try:

@@ -185,3 +185,34 @@ def test_audit_of_a_deleted_object_stays_readable_in_the_admin(client, admin_use
     page = response.content.decode()
     assert "deleted" in page
     assert "publisher: &#x27;Old publisher&#x27; → &#x27;New publisher&#x27;" in page
+
+
+def test_admin_edit_on_a_stale_copy_is_refused_and_changes_nothing(client, admin_user):
+    demand = DemandFactory(target="old target")
+    client.force_login(admin_user)
+    page = client.get(admin_url(Demand, "change", demand.pk))
+    assert page.context["adminform"].form["seen_version"].value() == 1
+    Demand.objects.filter(pk=demand.pk).update(version=2)
+    data = {
+        "title": demand.title,
+        "slug": demand.slug,
+        "category": demand.category_id,
+        "summary": demand.summary,
+        "target": "my target",
+        "visibility": "public",
+        "priority_tier": "important",
+        "seen_version": 1,
+        "evidence_links-TOTAL_FORMS": 0,
+        "evidence_links-INITIAL_FORMS": 0,
+        "status_changes-TOTAL_FORMS": 0,
+        "status_changes-INITIAL_FORMS": 0,
+    }
+    response = client.post(admin_url(Demand, "change", demand.pk), data)
+    assert response.status_code == 200
+    assert "changed by someone else since you opened it" in response.content.decode()
+    demand.refresh_from_db()
+    assert (demand.target, demand.version) == ("old target", 2)
+    data["seen_version"] = 2
+    assert client.post(admin_url(Demand, "change", demand.pk), data).status_code == 302
+    demand.refresh_from_db()
+    assert (demand.target, demand.version) == ("my target", 3)
