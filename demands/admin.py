@@ -1,5 +1,8 @@
+from collections import defaultdict
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -154,15 +157,8 @@ class DemandAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/demands/demand/transition.html", context)
 
 
-@admin.register(StatusChange)
-class StatusChangeAdmin(admin.ModelAdmin):
-    """Browse the append-only history; nothing here can add, edit or delete a row."""
-
-    list_display = ["changed_at", "demand", "from_status", "to_status", "session", "changed_by"]
-    list_filter = ["to_status", "from_status", "demand__category"]
-    list_select_related = ["demand", "session", "changed_by"]
-    search_fields = ["demand__title", "note"]
-    date_hierarchy = "changed_at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the services alone: browsable, never added, edited or deleted here."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -172,6 +168,17 @@ class StatusChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):
+    """Browse the append-only history; nothing here can add, edit or delete a row."""
+
+    list_display = ["changed_at", "demand", "from_status", "to_status", "session", "changed_by"]
+    list_filter = ["to_status", "from_status", "demand__category"]
+    list_select_related = ["demand", "session", "changed_by"]
+    search_fields = ["demand__title", "note"]
+    date_hierarchy = "changed_at"
 
 
 class FigureInline(admin.TabularInline):
@@ -211,7 +218,29 @@ class ResolutionClauseAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ["resolution"]
 
 
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditChangeList(ChangeList):
+    """Loads the record before each one on the page in one query, not one `prev_record` query per row."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        records = list(self.result_list)
+        if not records:
+            return
+        ids = {record.id for record in records}
+        latest = max(record.history_date for record in records)
+        chains: dict[int, list] = defaultdict(list)
+        for row in self.model.objects.filter(id__in=ids, history_date__lte=latest).order_by(
+            "history_date", "history_id"
+        ):
+            chains[row.id].append(row)
+        for record in records:
+            chain = chains[record.id]
+            position = next(i for i, row in enumerate(chain) if row.history_id == record.history_id)
+            record.audit_previous = chain[position - 1] if position else None
+        self.result_list = records
+
+
+class AuditLogAdmin(ReadOnlyAdmin):
     """Read-only audit of every edit, including of objects deleted since: who, when, which fields, from → to."""
 
     list_display = ["history_date", "history_user", "history_type", "audited_object", "changes"]
@@ -223,28 +252,23 @@ class AuditLogAdmin(admin.ModelAdmin):
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         return ["history_user__username", *self.searchable]
 
+    def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
+        return AuditChangeList
+
     @admin.display(description="object")
     def audited_object(self, record) -> str:
-        return f"{record.instance_type.__name__} #{record.id}: {record.instance}"
+        # The first searchable field names the object without loading its relations.
+        return f"{record.instance_type.__name__} #{record.id}: {getattr(record, self.searchable[0])}"
 
     @admin.display(description="changes (from → to)")
     def changes(self, record) -> str:
-        previous = record.prev_record
+        previous = getattr(record, "audit_previous", None)
         if record.history_type == "+" or previous is None:
             return "created"
         if record.history_type == "-":
             return "deleted"
         delta = record.diff_against(previous)
         return "; ".join(f"{change.field}: {change.old!r} → {change.new!r}" for change in delta.changes) or "—"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 for audited, searchable in [

@@ -216,3 +216,31 @@ def test_admin_edit_on_a_stale_copy_is_refused_and_changes_nothing(client, admin
     assert client.post(admin_url(Demand, "change", demand.pk), data).status_code == 302
     demand.refresh_from_db()
     assert (demand.target, demand.version) == ("my target", 3)
+
+
+def test_audit_log_queries_do_not_grow_with_the_rows(client, admin_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from demands.models import Evidence
+    from tests.factories import EvidenceFactory
+
+    client.force_login(admin_user)
+    url = admin_url(Evidence.history.model, "changelist")
+
+    def queries_for_the_page() -> int:
+        with CaptureQueriesContext(connection) as context:
+            assert client.get(url).status_code == 200
+        return len(context)
+
+    def edit_twice(evidence) -> None:
+        for publisher in ("Second publisher", "Third publisher"):
+            evidence.publisher = publisher
+            evidence.save()
+
+    edit_twice(EvidenceFactory())
+    few = queries_for_the_page()
+    for _ in range(10):
+        edit_twice(EvidenceFactory())
+    assert queries_for_the_page() == few
+    assert "publisher: &#x27;Second publisher&#x27; → &#x27;Third publisher&#x27;" in client.get(url).content.decode()
