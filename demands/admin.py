@@ -14,6 +14,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .errors import DomainError
 from .forms import TransitionForm
 from .models import (
+    BargainingSession,
     Category,
     Demand,
     Evidence,
@@ -281,3 +282,18 @@ for audited, searchable in [
     admin.site.register(
         audited.history.model, type(f"{audited.__name__}AuditAdmin", (AuditLogAdmin,), {"searchable": searchable})
     )
+
+
+admin.site.register(
+    BargainingSession.history.model,
+    type("BargainingSessionAuditAdmin", (AuditLogAdmin,), {"searchable": ["location", "team_notes"]}),
+)
+
+
+@admin.register(BargainingSession)
+class BargainingSessionAdmin(SimpleHistoryAdmin):
+    list_display = ["held_on", "kind", "location"]
+    list_filter = ["kind"]
+    search_fields = ["location", "team_notes"]
+    date_hierarchy = "held_on"
+    autocomplete_fields = ["demands"]

@@ -4,9 +4,9 @@ import datetime
 
 import pytest
 
-from bargaining.models import BargainingSession
-from bargaining.services import session_create, session_update
 from demands.errors import ValidationFailed
+from demands.models import BargainingSession
+from demands.services import session_create, session_update
 from tests.factories import BargainingSessionFactory, DemandFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +67,7 @@ def test_session_edits_are_audited_with_the_user(team_user, client, admin_user):
     assert [(c.field, c.old, c.new) for c in delta.changes] == [
         ("team_notes", "Open with staffing.", "Open with trauma supports.")
     ]
-    assert team_user.has_perm("bargaining.view_historicalbargainingsession")
+    assert team_user.has_perm("demands.view_historicalbargainingsession")
     client.force_login(admin_user)
-    page = client.get("/admin/bargaining/historicalbargainingsession/").content.decode()
+    page = client.get("/admin/demands/historicalbargainingsession/").content.decode()
     assert "team_notes: &#x27;Open with staffing.&#x27; → &#x27;Open with trauma supports.&#x27;" in page
