@@ -24,7 +24,7 @@ from .models import (
     ResolutionClause,
     StatusChange,
 )
-from .services import EDITABLE_FIELDS, demand_update
+from .services import EDITABLE_FIELDS, SESSION_FIELDS, demand_update, session_create, session_update
 
 
 @admin.register(Category)
@@ -297,3 +297,16 @@ class BargainingSessionAdmin(SimpleHistoryAdmin):
     search_fields = ["location", "team_notes"]
     date_hierarchy = "held_on"
     autocomplete_fields = ["demands"]
+
+    def save_model(self, request: HttpRequest, obj: BargainingSession, form, change: bool) -> None:
+        # Through the services, like the site and the API: demands checked, history written with the user.
+        fields = {name: form.cleaned_data[name] for name in SESSION_FIELDS if name in form.cleaned_data}
+        demand_ids = [demand.pk for demand in form.cleaned_data.get("demands", [])]
+        if change:
+            saved = session_update(session_id=obj.pk, by=request.user, demand_ids=demand_ids, **fields)
+        else:
+            saved = session_create(by=request.user, demand_ids=demand_ids, **fields)
+        obj.pk, obj.created_at = saved.pk, saved.created_at
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """Nothing left to save: the service has set the demands discussed."""
