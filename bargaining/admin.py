@@ -6,32 +6,16 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
-from demands.admin import AuditLogAdmin
 from demands.errors import DomainError, ValidationFailed
 
 from .forms import MemberImportForm
-from .models import BargainingSession, Delivery, DigestRun, Member
+from .models import Delivery, DigestRun, Member
 from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse
 from .services import digest_preview, digest_send_test, member_create, member_update, members_import
 
 # Rejected rows listed on the import page; the counts above them always cover every row.
 IMPORT_REPORT_ROWS_SHOWN = 500
-
-admin.site.register(
-    BargainingSession.history.model,
-    type("BargainingSessionAuditAdmin", (AuditLogAdmin,), {"searchable": ["location", "team_notes"]}),
-)
-
-
-@admin.register(BargainingSession)
-class BargainingSessionAdmin(SimpleHistoryAdmin):
-    list_display = ["held_on", "kind", "location"]
-    list_filter = ["kind"]
-    search_fields = ["location", "team_notes"]
-    date_hierarchy = "held_on"
-    autocomplete_fields = ["demands"]
 
 
 @admin.register(Member)

@@ -4,10 +4,10 @@ from django import forms
 from django.contrib.auth.models import AnonymousUser, User
 from django.forms.models import fields_for_model, model_to_dict
 
-from demands.models import Category, Demand
+from demands.models import BargainingSession, Category, Demand
 from demands.selectors import demands_by_category
 
-from .models import BargainingSession, Member
+from .models import Member
 
 
 class PreferencesForm(forms.Form):

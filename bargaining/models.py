@@ -1,35 +1,9 @@
-"""The bargaining context: sessions at the table, members, and the digest ledger."""
+"""The bargaining context: members and the digest ledger."""
 
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
-
-
-class BargainingSession(models.Model):
-    """A meeting with the Board's negotiators where demands were discussed."""
-
-    class Kind(models.TextChoices):
-        TABLE = "table", "Main table"
-        SUBCOMMITTEE = "subcommittee", "Subcommittee"
-        MEDIATION = "mediation", "Mediation"
-        CAUCUS = "caucus", "Team caucus"
-
-    held_on = models.DateField(db_index=True)
-    location = models.CharField(max_length=200, blank=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TABLE)
-    demands = models.ManyToManyField("demands.Demand", blank=True, related_name="sessions")
-    team_notes = models.TextField(blank=True, help_text="Team-only.")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["-held_on", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()}, {self.held_on:%Y-%m-%d}"
 
 
 class Member(models.Model):

@@ -4,28 +4,20 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count
 
 from demands.models import Category, Status
 from demands.selectors import (
     demand_status_counts_for_members,
-    demands_by_category,
     evidence_for_members,
     status_changes_for_members,
 )
 
 from .links import demand_url
-from .models import BargainingSession, Delivery, Member
+from .models import Delivery, Member
 from .tokens import read_token
 
 TopicKey = frozenset[int]  # category ids; empty means every category
-
-
-def sessions_with_demands_for(user: User | AnonymousUser | None) -> QuerySet[BargainingSession]:
-    """Sessions, newest first, each with `visible_demands`: the demands discussed that `user` may see."""
-    demands = demands_by_category(user).select_related("category")
-    return BargainingSession.objects.prefetch_related(Prefetch("demands", demands, to_attr="visible_demands"))
 
 
 def member_for_token(purpose: str, token: str) -> Member | None:

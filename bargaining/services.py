@@ -17,7 +17,6 @@ from typing import Any
 from anymail.exceptions import AnymailRecipientsRefused
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -29,11 +28,11 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from demands.errors import DomainError, ValidationFailed
-from demands.models import Category, Demand
+from demands.models import Category
 
 from .emails import DigestTemplate, RenderedDigest, digest_message, digest_render, site_domain
 from .links import DigestLinks, delivery_links
-from .models import BargainingSession, Delivery, DigestRun, Member
+from .models import Delivery, DigestRun, Member
 from .roster import CSV_COLUMNS, TOPIC_SEPARATOR, NumberedRow, RowCells
 from .selectors import DigestContent, DigestSource, TopicKey, member_topic_key
 
@@ -159,63 +158,6 @@ def member_set_preferences(
         member.save(update_fields=["frequency", "state", "unsubscribed_at", "updated_at"])
         member.topics.set(topic_ids)
     return member
-
-
-# --- Sessions ---
-
-SESSION_FIELDS = frozenset({"held_on", "location", "kind", "team_notes"})
-
-
-def _existing_demand_ids(demand_ids: Iterable[int]) -> list[int]:
-    """The ids, once each, if every one names a demand; otherwise ValidationFailed naming the unknown ones."""
-    wanted = list(dict.fromkeys(demand_ids))
-    found = set(Demand.objects.filter(pk__in=wanted).values_list("pk", flat=True))
-    missing = [str(pk) for pk in wanted if pk not in found]
-    if missing:
-        ids = ", ".join(missing)
-        message = f"There is no demand with id {ids}." if len(missing) == 1 else f"There are no demands with ids {ids}."
-        raise ValidationFailed({"demands": [message]})
-    return wanted
-
-
-def _save_session(session: BargainingSession, demand_ids: Iterable[int] | None, by: User | None) -> None:
-    try:
-        session.full_clean()
-    except ValidationError as exc:
-        raise ValidationFailed(exc.message_dict) from exc
-    ids = None if demand_ids is None else _existing_demand_ids(demand_ids)
-    session._history_user = by
-    with transaction.atomic():
-        session.save()
-        if ids is not None:
-            session.demands.set(ids)
-
-
-def session_create(*, by: User | None, demand_ids: Iterable[int] = (), **fields: Any) -> BargainingSession:
-    """Record a bargaining session: date, place, kind, team notes and the demands discussed."""
-    _check_session_fields(fields)
-    session = BargainingSession(**fields)
-    _save_session(session, demand_ids, by)
-    return session
-
-
-def session_update(
-    *, session_id: int, by: User | None, demand_ids: Iterable[int] | None = None, **fields: Any
-) -> BargainingSession:
-    """Edit a session; `demand_ids`, when given, replace the demands discussed."""
-    _check_session_fields(fields)
-    with transaction.atomic():
-        session = BargainingSession.objects.select_for_update().get(pk=session_id)
-        for name, value in fields.items():
-            setattr(session, name, value)
-        _save_session(session, demand_ids, by)
-    return session
-
-
-def _check_session_fields(fields: dict[str, Any]) -> None:
-    unknown = sorted(set(fields) - SESSION_FIELDS)
-    if unknown:
-        raise ValidationFailed({name: ["This field cannot be edited."] for name in unknown})
 
 
 # --- Import -----------------------------------------------------------------------------------

@@ -10,14 +10,17 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from demands.errors import DomainError, ValidationFailed
+from demands.models import BargainingSession
+from demands.selectors import sessions_with_demands_for
+from demands.services import session_create, session_update
 from demands.views import add_domain_error, team_required
 
 from .emails import digest_render
 from .forms import PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
-from .models import BargainingSession, Delivery, Member
-from .selectors import digest_changes_for, member_for_token, sessions_with_demands_for
-from .services import member_set_preferences, member_unsubscribe, session_create, session_update
+from .models import Delivery, Member
+from .selectors import digest_changes_for, member_for_token
+from .services import member_set_preferences, member_unsubscribe
 from .tokens import DIGEST, PREFERENCES, UNSUBSCRIBE, read_token
 
 

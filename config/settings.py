@@ -218,7 +218,7 @@ SPECTACULAR_SETTINGS = {
         "VisibilityEnum": "demands.models.Visibility",
         "PriorityTierEnum": "demands.models.PriorityTier",
         "EvidenceKindEnum": "demands.models.Evidence.Kind",
-        "SessionKindEnum": "bargaining.models.BargainingSession.Kind",
+        "SessionKindEnum": "demands.models.BargainingSession.Kind",
     },
 }
 

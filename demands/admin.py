@@ -14,6 +14,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .errors import DomainError
 from .forms import TransitionForm
 from .models import (
+    BargainingSession,
     Category,
     Demand,
     Evidence,
@@ -23,7 +24,7 @@ from .models import (
     ResolutionClause,
     StatusChange,
 )
-from .services import EDITABLE_FIELDS, demand_update
+from .services import EDITABLE_FIELDS, SESSION_FIELDS, demand_update, session_create, session_update
 
 
 @admin.register(Category)
@@ -281,3 +282,31 @@ for audited, searchable in [
     admin.site.register(
         audited.history.model, type(f"{audited.__name__}AuditAdmin", (AuditLogAdmin,), {"searchable": searchable})
     )
+
+
+admin.site.register(
+    BargainingSession.history.model,
+    type("BargainingSessionAuditAdmin", (AuditLogAdmin,), {"searchable": ["location", "team_notes"]}),
+)
+
+
+@admin.register(BargainingSession)
+class BargainingSessionAdmin(SimpleHistoryAdmin):
+    list_display = ["held_on", "kind", "location"]
+    list_filter = ["kind"]
+    search_fields = ["location", "team_notes"]
+    date_hierarchy = "held_on"
+    autocomplete_fields = ["demands"]
+
+    def save_model(self, request: HttpRequest, obj: BargainingSession, form, change: bool) -> None:
+        # Through the services, like the site and the API: demands checked, history written with the user.
+        fields = {name: form.cleaned_data[name] for name in SESSION_FIELDS if name in form.cleaned_data}
+        demand_ids = [demand.pk for demand in form.cleaned_data.get("demands", [])]
+        if change:
+            saved = session_update(session_id=obj.pk, by=request.user, demand_ids=demand_ids, **fields)
+        else:
+            saved = session_create(by=request.user, demand_ids=demand_ids, **fields)
+        obj.pk, obj.created_at = saved.pk, saved.created_at
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """Nothing left to save: the service has set the demands discussed."""

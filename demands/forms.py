@@ -4,19 +4,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.apps import apps
 from django.contrib.auth.models import User
 from django.forms.models import fields_for_model, model_to_dict
 from django.utils import timezone
 
-from .models import Demand, Evidence, ResolutionClause, Status, StatusChange
+from .models import BargainingSession, Demand, Evidence, ResolutionClause, Status, StatusChange
 from .roles import TEAM_GROUP
 from .services import demand_transition
-
-
-def _session_queryset() -> Any:
-    # By label: `demands` never imports `bargaining`.
-    return apps.get_model("bargaining", "BargainingSession").objects.all()
 
 
 class TransitionForm(forms.Form):
@@ -36,7 +30,10 @@ class TransitionForm(forms.Form):
         help_text="Confidential — bargaining team only.",
     )
     session = forms.ModelChoiceField(
-        queryset=None, required=False, label="Bargaining session", empty_label="Not at a session"
+        queryset=BargainingSession.objects.all(),
+        required=False,
+        label="Bargaining session",
+        empty_label="Not at a session",
     )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -47,7 +44,6 @@ class TransitionForm(forms.Form):
         self.fields["to_status"].widget.choices = [
             (value, Status(value).label) for value in demand.allowed_next_statuses
         ]
-        self.fields["session"].queryset = _session_queryset()
         self.fields["version"].initial = demand.version
         self.demand = demand
 

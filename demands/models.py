@@ -115,7 +115,7 @@ class StatusChange(models.Model):
     )
     changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
     session = models.ForeignKey(
-        "bargaining.BargainingSession",
+        "BargainingSession",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -257,3 +257,28 @@ class ResolutionClause(models.Model):
 
     def __str__(self) -> str:
         return f"§{self.number} {self.text[:60]}"
+
+
+class BargainingSession(models.Model):
+    """A meeting with the Board's negotiators where demands were discussed."""
+
+    class Kind(models.TextChoices):
+        TABLE = "table", "Main table"
+        SUBCOMMITTEE = "subcommittee", "Subcommittee"
+        MEDIATION = "mediation", "Mediation"
+        CAUCUS = "caucus", "Team caucus"
+
+    held_on = models.DateField(db_index=True)
+    location = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TABLE)
+    demands = models.ManyToManyField(Demand, blank=True, related_name="sessions")
+    team_notes = models.TextField(blank=True, help_text="Team-only.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}, {self.held_on:%Y-%m-%d}"

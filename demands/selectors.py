@@ -9,6 +9,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Prefetch, QuerySet
 
 from .models import (
+    BargainingSession,
     Category,
     Demand,
     Evidence,
@@ -206,3 +207,9 @@ def demand_status_counts_for_members() -> QuerySet:
         .annotate(count=Count("id"))
         .order_by()
     )
+
+
+def sessions_with_demands_for(user: User | AnonymousUser | None) -> QuerySet[BargainingSession]:
+    """Sessions, newest first, each with `visible_demands`: the demands discussed that `user` may see."""
+    demands = demands_by_category(user).select_related("category")
+    return BargainingSession.objects.prefetch_related(Prefetch("demands", demands, to_attr="visible_demands"))

@@ -3,7 +3,6 @@
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,6 +11,7 @@ from django.utils.text import slugify
 from .errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
 from .models import (
     NOTE_REQUIRED,
+    BargainingSession,
     Demand,
     Evidence,
     EvidenceLink,
@@ -118,11 +118,6 @@ def _refuse_reserved_slug(demand: Demand) -> None:
         raise ValidationFailed({"slug": [f"“{demand.slug}” is reserved for the site's own pages; choose another."]})
 
 
-def _session_model() -> Any:
-    # By label: `demands` never imports `bargaining`.
-    return apps.get_model("bargaining", "BargainingSession")
-
-
 def _refuse_stale(demand: Demand, expected_version: int) -> None:
     if demand.version != expected_version:
         raise StaleVersion(
@@ -157,7 +152,7 @@ def demand_transition(
                 f"{problem}. Current status: {demand.status}. Allowed next statuses: {nexts}.", field="status"
             )
         note, internal_note = note.strip(), internal_note.strip()
-        if session_id is not None and not _session_model().objects.filter(pk=session_id).exists():
+        if session_id is not None and not BargainingSession.objects.filter(pk=session_id).exists():
             raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
         if to_status in NOTE_REQUIRED and not note:
             raise InvalidTransition(
@@ -379,3 +374,60 @@ def resolution_update(
             setattr(resolution, field, value)
         _save_resolution(resolution, cleaned, by)
     return resolution
+
+
+# --- Bargaining sessions ---
+
+SESSION_FIELDS = frozenset({"held_on", "location", "kind", "team_notes"})
+
+
+def _existing_demand_ids(demand_ids: Iterable[int]) -> list[int]:
+    """The ids, once each, if every one names a demand; otherwise ValidationFailed naming the unknown ones."""
+    wanted = list(dict.fromkeys(demand_ids))
+    found = set(Demand.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    missing = [str(pk) for pk in wanted if pk not in found]
+    if missing:
+        ids = ", ".join(missing)
+        message = f"There is no demand with id {ids}." if len(missing) == 1 else f"There are no demands with ids {ids}."
+        raise ValidationFailed({"demands": [message]})
+    return wanted
+
+
+def _save_session(session: BargainingSession, demand_ids: Iterable[int] | None, by: User | None) -> None:
+    try:
+        session.full_clean()
+    except ValidationError as exc:
+        raise ValidationFailed(exc.message_dict) from exc
+    ids = None if demand_ids is None else _existing_demand_ids(demand_ids)
+    session._history_user = by
+    with transaction.atomic():
+        session.save()
+        if ids is not None:
+            session.demands.set(ids)
+
+
+def session_create(*, by: User | None, demand_ids: Iterable[int] = (), **fields: Any) -> BargainingSession:
+    """Record a bargaining session: date, place, kind, team notes and the demands discussed."""
+    _check_session_fields(fields)
+    session = BargainingSession(**fields)
+    _save_session(session, demand_ids, by)
+    return session
+
+
+def session_update(
+    *, session_id: int, by: User | None, demand_ids: Iterable[int] | None = None, **fields: Any
+) -> BargainingSession:
+    """Edit a session; `demand_ids`, when given, replace the demands discussed."""
+    _check_session_fields(fields)
+    with transaction.atomic():
+        session = BargainingSession.objects.select_for_update().get(pk=session_id)
+        for name, value in fields.items():
+            setattr(session, name, value)
+        _save_session(session, demand_ids, by)
+    return session
+
+
+def _check_session_fields(fields: dict[str, Any]) -> None:
+    unknown = sorted(set(fields) - SESSION_FIELDS)
+    if unknown:
+        raise ValidationFailed({name: ["This field cannot be edited."] for name in unknown})

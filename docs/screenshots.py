@@ -7,6 +7,7 @@ changes marked as demo data, serves it with `runserver`, and drives Debian's chr
 (/usr/bin/chromium) with Playwright. Writes PNGs to docs/screenshots/. Needs no PostgreSQL.
 """
 
+import datetime
 import os
 import socket
 import subprocess
@@ -45,20 +46,19 @@ def build_database() -> None:
 
     sys.path.insert(0, str(ROOT))
     django.setup()
-    from django.apps import apps
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
 
     from demands.models import Demand, Status
     from demands.roles import TEAM_GROUP
-    from demands.services import demand_transition, demand_update
+    from demands.services import demand_transition, demand_update, session_create
 
     call_command("migrate", verbosity=0)
     call_command("load_campaign", verbosity=0)
     team = User.objects.create_user("team", password=TEAM_PASSWORD)
     team.groups.add(Group.objects.get(name=TEAM_GROUP))
-    session = apps.get_model("bargaining", "BargainingSession").objects.create(
-        held_on="2024-05-14", location="CPS headquarters", team_notes="Demo data."
+    session = session_create(
+        by=team, held_on=datetime.date(2024, 5, 14), location="CPS headquarters", team_notes="Demo data."
     )
     demand = Demand.objects.get(slug=DEMAND)
     demand = demand_update(

@@ -4,8 +4,8 @@ from decimal import Decimal
 import factory
 from django.contrib.auth.models import User
 
-from bargaining.models import BargainingSession
 from demands.models import (
+    BargainingSession,
     Category,
     Demand,
     Evidence,

@@ -4,9 +4,10 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from demands.api.filters import IdFilter
+from demands.models import BargainingSession
 from demands.selectors import demands_visible_to
 
-from ..models import BargainingSession, Member
+from ..models import Member
 
 
 class SessionFilter(django_filters.FilterSet):

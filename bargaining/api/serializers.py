@@ -4,8 +4,9 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from demands.api.serializers import MAX_ID, TEAM_ONLY, OutputSerializer, StrictInputSerializer
+from demands.models import BargainingSession
 
-from ..models import BargainingSession, Member
+from ..models import Member
 
 
 class SessionSerializer(OutputSerializer):

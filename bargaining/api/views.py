@@ -10,10 +10,11 @@ from rest_framework.serializers import BaseSerializer
 from demands.api.exceptions import error_responses
 from demands.api.permissions import IsTeam
 from demands.api.views import WriteViewSet, is_schema_request, viewer_is_team, write_schemas
+from demands.models import BargainingSession
 from demands.selectors import demands_visible_to
+from demands.services import session_create, session_update
 
-from ..models import BargainingSession, Member
-from ..services import session_create, session_update
+from ..models import Member
 from .filters import MemberFilter, SessionFilter
 from .serializers import MemberSerializer, SessionInputSerializer, SessionSerializer, TeamSessionSerializer
 

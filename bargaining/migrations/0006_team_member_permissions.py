@@ -15,7 +15,7 @@ def grant_view(apps, schema_editor):
     # Permissions are normally created after all migrations; make sure this one exists now.
     app_config = apps.get_app_config("bargaining")
     app_config.models_module = True
-    create_permissions(app_config, verbosity=0)
+    create_permissions(app_config, verbosity=0, apps=apps)
     app_config.models_module = None
 
     Group = apps.get_model("auth", "Group")

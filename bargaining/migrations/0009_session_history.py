@@ -13,7 +13,7 @@ def grant_team_view(apps, schema_editor):
     """The team reads the audit of its sessions, as it does for demands and evidence."""
     app_config = apps.get_app_config("bargaining")
     app_config.models_module = True
-    create_permissions(app_config, verbosity=0)
+    create_permissions(app_config, verbosity=0, apps=apps)
     app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

@@ -4,8 +4,8 @@ import datetime
 
 import pytest
 
-from bargaining.models import BargainingSession, Member
-from demands.models import Visibility
+from bargaining.models import Member
+from demands.models import BargainingSession, Visibility
 from tests.factories import BargainingSessionFactory, CategoryFactory, DemandFactory, MemberFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]

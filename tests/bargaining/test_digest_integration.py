@@ -21,11 +21,11 @@ from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
-from bargaining.models import BargainingSession, Delivery, DigestRun, Member
+from bargaining.models import Delivery, DigestRun, Member
 from bargaining.selectors import digest_run_counts
 from bargaining.services import digest_plan
 from config.celery import app as celery_app
-from demands.models import Status, StatusChange, Visibility
+from demands.models import BargainingSession, Status, StatusChange, Visibility
 from tests.factories import CategoryFactory, DemandFactory, EvidenceFactory, EvidenceLinkFactory, MemberFactory
 
 pytestmark = [

@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from bargaining.models import BargainingSession
-from demands.models import Visibility
+from demands.models import BargainingSession, Visibility
 from tests.factories import BargainingSessionFactory, DemandFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,12 +1,13 @@
 """Recording bargaining sessions through the services: fields, the demands discussed, refusals."""
 
 import datetime
+from unittest import mock
 
 import pytest
 
-from bargaining.models import BargainingSession
-from bargaining.services import session_create, session_update
 from demands.errors import ValidationFailed
+from demands.models import BargainingSession
+from demands.services import session_create, session_update
 from tests.factories import BargainingSessionFactory, DemandFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,33 @@ def test_session_edits_are_audited_with_the_user(team_user, client, admin_user):
     assert [(c.field, c.old, c.new) for c in delta.changes] == [
         ("team_notes", "Open with staffing.", "Open with trauma supports.")
     ]
-    assert team_user.has_perm("bargaining.view_historicalbargainingsession")
+    assert team_user.has_perm("demands.view_historicalbargainingsession")
     client.force_login(admin_user)
-    page = client.get("/admin/bargaining/historicalbargainingsession/").content.decode()
+    page = client.get("/admin/demands/historicalbargainingsession/").content.decode()
     assert "team_notes: &#x27;Open with staffing.&#x27; → &#x27;Open with trauma supports.&#x27;" in page
+
+
+def test_the_admin_records_and_edits_sessions_through_the_services(client, admin_user):
+    first, second = DemandFactory.create_batch(2)
+    client.force_login(admin_user)
+    form = {"held_on": "2026-11-02", "kind": "table", "location": "City Hall", "team_notes": "Open with staffing."}
+    with mock.patch("demands.admin.session_create", wraps=session_create) as create:
+        response = client.post("/admin/demands/bargainingsession/add/", {**form, "demands": [first.pk, second.pk]})
+    assert response.status_code == 302
+    create.assert_called_once()
+    session = BargainingSession.objects.get()
+    assert set(session.demands.all()) == {first, second}
+    assert session.history.get().history_user == admin_user
+
+    form.update(kind="mediation", team_notes="Open with trauma supports.")
+    with mock.patch("demands.admin.session_update", wraps=session_update) as update:
+        response = client.post(
+            f"/admin/demands/bargainingsession/{session.pk}/change/", {**form, "demands": [second.pk]}
+        )
+    assert response.status_code == 302
+    update.assert_called_once()
+    session.refresh_from_db()
+    assert (session.kind, list(session.demands.all())) == ("mediation", [second])
+    latest = session.history.latest()
+    assert latest.history_user == admin_user
+    assert {change.field for change in latest.diff_against(latest.prev_record).changes} == {"kind", "team_notes"}

@@ -45,7 +45,7 @@ def test_every_changelist_add_and_change_page_opens_for_a_superuser(client, admi
         "demands.Resolution",
         "demands.ResolutionClause",
         "demands.StatusChange",
-        "bargaining.BargainingSession",
+        "demands.BargainingSession",
         "auth.User",
     }
 

@@ -20,9 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from bargaining.models import BargainingSession
 from config.wsgi import application
-from demands.models import Evidence, Resolution, Status, Visibility
+from demands.models import BargainingSession, Evidence, Resolution, Status, Visibility
 from tests.factories import (
     BargainingSessionFactory,
     DemandFactory,

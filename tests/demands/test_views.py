@@ -580,8 +580,7 @@ def planted(campaign, team_user) -> dict:
 
 
 def every_page(planted) -> list[str]:
-    from bargaining.models import BargainingSession
-    from demands.models import Evidence, Resolution
+    from demands.models import BargainingSession, Evidence, Resolution
 
     urls = ["/", "/evidence/", "/feed/", "/accounts/login/", "/demands/new/", "/demands/secret-plan/"]
     urls += ["/evidence/new/", "/sessions/", "/sessions/new/"]
