@@ -12,7 +12,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import ProtectedError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -169,6 +169,42 @@ class ServiceAdminMixin(AudienceAdminMixin):
             )
 
 
+class AuditedAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+    """An object's history pages, for those who may see the object. Reverting to an old version is off:
+    it would write around the services (and the version check)."""
+
+    def _refuse_hidden(self, request: HttpRequest, object_id: str) -> None:
+        # The team also reads the history of objects deleted since; anyone else only of what they may see.
+        if not is_team(request.user) and not self.get_queryset(request).filter(pk=object_id).exists():
+            raise Http404
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        self._refuse_hidden(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        self._refuse_hidden(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def set_history_delta_changes(self, request: HttpRequest, historical_records: Any, foreign_keys_are_objs=True):
+        # simple-history's own loop, with the fields hidden from the viewer left out of each diff.
+        hidden = self.hidden_fields(request)
+        previous = None
+        for current in historical_records:
+            if previous is not None:
+                delta = previous.diff_against(
+                    current, excluded_fields=hidden, foreign_keys_are_objs=foreign_keys_are_objs
+                )
+                helper = self.get_historical_record_context_helper(request, previous)
+                previous.history_delta_changes = helper.context_for_delta_changes(delta)
+            previous = current
+
+
 @admin.register(Category)
 class CategoryAdmin(ServiceAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "position"]
@@ -239,7 +275,7 @@ class DemandAdminForm(forms.ModelForm):
 
 
 @admin.register(Demand)
-class DemandAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+class DemandAdmin(AuditedAdmin):
     list_display = ["title", "category", "status", "visibility", "priority_tier", "owner", "version", "updated_at"]
     list_filter = ["status", "category", "visibility", "priority_tier"]
     list_select_related = ["category", "owner"]
@@ -353,7 +389,7 @@ class FigureInline(admin.TabularInline):
 
 
 @admin.register(Evidence)
-class EvidenceAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+class EvidenceAdmin(AuditedAdmin):
     list_display = ["title", "kind", "publisher", "published_on", "visibility", "verified_at"]
     list_filter = ["kind", "visibility", "publisher"]
     search_fields = ["title", "publisher", "quote"]
@@ -386,7 +422,7 @@ class ResolutionClauseInline(admin.TabularInline):
 
 
 @admin.register(Resolution)
-class ResolutionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+class ResolutionAdmin(AuditedAdmin):
     list_display = ["title", "governing_body", "number", "adopted_on", "vote"]
     list_filter = ["governing_body"]
     search_fields = ["title", "number", "summary"]
@@ -414,7 +450,7 @@ class ResolutionAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(ResolutionClause)
-class ResolutionClauseAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+class ResolutionClauseAdmin(ReadOnlyAdmin, AuditedAdmin):
     """Browse clauses; they are written with their resolution (a clause demands rest on is never removed)."""
 
     list_display = ["__str__", "resolution", "number"]

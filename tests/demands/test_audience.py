@@ -241,6 +241,10 @@ def admin_urls(world: dict) -> list[str]:
     urls += [reverse("admin:demands_statuschange_changelist"), reverse("admin:demands_historicaldemand_changelist")]
     urls += [reverse("admin:demands_demand_change", args=[demand.pk]) for demand in world["demands"].values()]
     urls += [reverse("admin:demands_evidence_change", args=[item.pk]) for item in world["evidence"].values()]
+    for demand in world["demands"].values():
+        urls.append(reverse("admin:demands_demand_history", args=[demand.pk]))
+        record = demand.history.latest()
+        urls.append(reverse("admin:demands_demand_simple_history", args=[demand.pk, record.history_id]))
     return urls
 
 
@@ -261,6 +265,19 @@ def test_admin_follows_the_audience(request, world, team_only):
     assert shown(seen["team"]) & team_only
     changelist = client_for(request.getfixturevalue("staff_user")).get(reverse("admin:demands_demand_changelist"))
     assert [demand.slug for demand in changelist.context["cl"].result_list] == ["demand-public"]
+    team_demand = world["demands"]["team"]
+    assert seen["staff"][reverse("admin:demands_demand_history", args=[team_demand.pk])][0] == 404
+
+
+def test_reverting_to_an_old_version_in_the_admin_is_off(client, admin_user, world):
+    demand = world["demands"]["public"]
+    record = demand.history.earliest()
+    client.force_login(admin_user)
+    url = reverse("admin:demands_demand_simple_history", args=[demand.pk, record.history_id])
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"title": "Reverted"}).status_code == 403
+    demand.refresh_from_db()
+    assert demand.title == "DEMAND-PUBLIC-CANARY"
 
 
 def test_admin_transition_page_is_the_teams_whatever_the_permissions(world, staff_user, staff_team_user):
