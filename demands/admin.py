@@ -146,13 +146,20 @@ class ServiceAdminMixin(AudienceAdminMixin):
         return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
 
     @staticmethod
-    def kept_rows(formset: Any, names: Iterable[str]) -> list[dict[str, Any]]:
-        """An inline's rows that stay, as the whole list a service takes (`figures`, `clauses`)."""
-        formset.save(commit=False)  # writes nothing; records what changed, for the admin's log message
-        deleted = set(map(id, formset.deleted_forms))
+    def whole_list(request: HttpRequest, formsets: list, model: type, names: Iterable[str]) -> list | None:
+        """The rows of `model`'s inline as the whole list its service takes (`figures`, `clauses`); None,
+        which keeps them as they are, when the inline is absent or the viewer may not rewrite all of it."""
+        for formset in formsets:
+            formset.save(commit=False)  # writes nothing; records what changed, for the admin's log message
+        found = [formset for formset in formsets if formset.model is model]
+        opts = model._meta
+        rewrite = [f"{opts.app_label}.{action}_{opts.model_name}" for action in ("add", "change", "delete")]
+        if not found or not request.user.has_perms(rewrite):
+            return None
+        deleted = set(map(id, found[0].deleted_forms))
         return [
             {name: form.cleaned_data[name] for name in names}
-            for form in formset.forms
+            for form in found[0].forms
             if form.cleaned_data and id(form) not in deleted
         ]
 
@@ -402,12 +409,11 @@ class EvidenceAdmin(AuditedAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         fields = self.field_values(form, EVIDENCE_FIELDS)
-        [figure_rows] = [formset for formset in formsets if formset.model is Figure]
-        figures = self.kept_rows(figure_rows, FIGURE_FIELDS)
+        figures = self.whole_list(request, formsets, Figure, FIGURE_FIELDS)
         if change:
             saved = evidence_update(evidence_id=form.instance.pk, by=request.user, figures=figures, **fields)
         else:
-            saved = evidence_create(by=request.user, figures=figures, **fields)
+            saved = evidence_create(by=request.user, figures=figures or (), **fields)
         self.adopt(form.instance, saved)
         for formset in formsets:
             if formset.model is EvidenceLink:
@@ -434,12 +440,11 @@ class ResolutionAdmin(AuditedAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         fields = self.field_values(form, RESOLUTION_FIELDS)
-        [clause_rows] = formsets
-        clauses = self.kept_rows(clause_rows, CLAUSE_FIELDS)
+        clauses = self.whole_list(request, formsets, ResolutionClause, CLAUSE_FIELDS)
         if change:
             saved = resolution_update(resolution_id=form.instance.pk, by=request.user, clauses=clauses, **fields)
         else:
-            saved = resolution_create(by=request.user, clauses=clauses, **fields)
+            saved = resolution_create(by=request.user, clauses=clauses or (), **fields)
         self.adopt(form.instance, saved)
 
     def has_delete_permission(self, request: HttpRequest, obj: Resolution | None = None) -> bool:

@@ -299,3 +299,39 @@ def test_an_unknown_field_is_refused_with_one_message():
     with pytest.raises(ValidationFailed) as refused:
         evidence_update(evidence_id=EvidenceFactory().pk, by=None, created_at=None)
     assert refused.value.errors == {"created_at": ["This field cannot be edited."]}
+
+
+def test_bulk_delete_of_a_resolution_demands_rest_on_is_refused(client, admin_user):
+    cited = ResolutionClauseFactory()
+    DemandFactory().clauses.add(cited)
+    loose = ResolutionFactory()
+    client.force_login(admin_user)
+    data = {"action": "delete_selected", "post": "yes", "_selected_action": [cited.resolution_id, loose.pk]}
+    # Django asks `has_delete_permission` of every object the action would delete: refused as a whole.
+    assert client.post(reverse("admin:demands_resolution_changelist"), data).status_code == 403
+    assert Resolution.objects.count() == 2
+    data["_selected_action"] = [loose.pk]
+    assert client.post(reverse("admin:demands_resolution_changelist"), data).status_code == 302
+    assert list(Resolution.objects.values_list("pk", flat=True)) == [cited.resolution_id]
+
+
+def test_an_admin_edit_by_someone_who_may_not_rewrite_the_figures_keeps_them(client, staff_user):
+    from tests.factories import FigureFactory
+
+    evidence = EvidenceFactory(visibility=Visibility.PUBLIC)
+    FigureFactory(evidence=evidence, value=2354, unit="misconduct complaint records")
+    client.force_login(staff_user)
+    data = {
+        "title": "Renamed report",
+        "kind": evidence.kind,
+        "publisher": evidence.publisher,
+        "published_on": evidence.published_on.isoformat(),
+        "quote": evidence.quote,
+        "visibility": evidence.visibility,
+    }
+    response = client.post(reverse("admin:demands_evidence_change", args=[evidence.pk]), data)
+    assert response.status_code == 302, errors_of(response)
+    evidence.refresh_from_db()
+    assert evidence.title == "Renamed report"
+    assert list(evidence.figures.values_list("value", flat=True)) == [2354]
+    assert evidence.history.latest().history_user == staff_user
