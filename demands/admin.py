@@ -1,17 +1,24 @@
+"""The Django admin over demands. Django permissions say who may open and edit a model here; what a
+staff account may read follows the site's audience rule (`roles.audience_of`), and every write goes
+through the services, so a refusal reads as it does on the site and in the API."""
+
 from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import ProtectedError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
-from .errors import DomainError
+from .errors import DomainError, StaleVersion
 from .forms import TransitionForm
 from .models import (
     BargainingSession,
@@ -23,25 +30,219 @@ from .models import (
     Resolution,
     ResolutionClause,
     StatusChange,
+    team_only_fields,
 )
-from .services import EDITABLE_FIELDS, SESSION_FIELDS, demand_update, session_create, session_update
+from .roles import audience_of, is_team
+from .services import (
+    CATEGORY_FIELDS,
+    CLAUSE_FIELDS,
+    DEMAND_FIELDS,
+    EVIDENCE_FIELDS,
+    FIGURE_FIELDS,
+    RESOLUTION_FIELDS,
+    SESSION_FIELDS,
+    category_create,
+    category_update,
+    demand_create,
+    demand_update,
+    evidence_create,
+    evidence_link_create,
+    evidence_update,
+    refuse_stale,
+    resolution_create,
+    resolution_update,
+    session_create,
+    session_update,
+)
+from .views import add_domain_error
+
+
+class AudienceAdminMixin:
+    """Rows scoped to the viewer's audience and team-only fields left out for anyone outside the team,
+    in lists, forms, filters and inlines alike: the admin shows a staff account what the site would."""
+
+    def hidden_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        if is_team(request.user):
+            return ()
+        # A history model declares nothing itself: its object's model does.
+        return team_only_fields(getattr(self.model, "instance_type", self.model))
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        rows = super().get_queryset(request)
+        return rows.visible_to(audience_of(request.user)) if hasattr(rows, "visible_to") else rows
+
+    def _without_hidden(self, request: HttpRequest, names: Iterable[Any]) -> list[Any]:
+        hidden = self.hidden_fields(request)
+        return [name for name in names if name not in hidden]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self._without_hidden(request, super().get_fields(request, obj))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        fieldsets = []
+        for name, options in super().get_fieldsets(request, obj):
+            fields = self._without_hidden(request, options["fields"])
+            if fields:
+                fieldsets.append((name, {**options, "fields": fields}))
+        return fieldsets
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*(super().get_exclude(request, obj) or ()), *self.hidden_fields(request)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self._without_hidden(request, super().get_readonly_fields(request, obj))
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        return self._without_hidden(request, super().get_list_display(request))
+
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+        return self._without_hidden(request, super().get_list_filter(request))
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A staff account outside the team cannot pick (and so cite) what it may not see.
+        related = db_field.related_model
+        if hasattr(related._default_manager.all(), "visible_to"):
+            kwargs.setdefault("queryset", related.objects.visible_to(audience_of(request.user)))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class RefusedForm:
+    """Mixed into an admin form to show the service's refusal of the save just tried."""
+
+    refusal: DomainError | None = None
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # The form's own version check may already have said it in the same words.
+        if self.refusal is not None and self.refusal.message not in self.non_field_errors():
+            add_domain_error(self, self.refusal)
+        return cleaned
+
+
+class ServiceAdminMixin(AudienceAdminMixin):
+    """Saves through the services (`save_model`/`save_related` call them). A DomainError raised by a
+    service rolls the whole save back (the admin's view runs in a transaction) and the same input is
+    shown again with the refusal on the form: a form error, never a 500."""
+
+    def changeform_view(self, request: HttpRequest, object_id=None, form_url="", extra_context=None) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as refusal:
+            request._service_refusal = refusal
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> type:
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal = getattr(request, "_service_refusal", None)
+        if refusal is None:
+            return form
+        return type(form.__name__, (RefusedForm, form), {"refusal": refusal})
+
+    @staticmethod
+    def adopt(obj: models.Model, saved: models.Model) -> None:
+        """Make the admin's object the row the service saved: the admin redirects and logs with it."""
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding, obj._state.db = False, saved._state.db
+
+    @staticmethod
+    def field_values(form: forms.ModelForm, names: Iterable[str]) -> dict[str, Any]:
+        return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
+
+    @staticmethod
+    def whole_list(request: HttpRequest, formsets: list, model: type, names: Iterable[str]) -> list | None:
+        """The rows of `model`'s inline as the whole list its service takes (`figures`, `clauses`); None,
+        which keeps them as they are, when the inline is absent or the viewer may not rewrite all of it."""
+        for formset in formsets:
+            formset.save(commit=False)  # writes nothing; records what changed, for the admin's log message
+        found = [formset for formset in formsets if formset.model is model]
+        opts = model._meta
+        rewrite = [f"{opts.app_label}.{action}_{opts.model_name}" for action in ("add", "change", "delete")]
+        if not found or not request.user.has_perms(rewrite):
+            return None
+        deleted = set(map(id, found[0].deleted_forms))
+        return [
+            {name: form.cleaned_data[name] for name in names}
+            for form in found[0].forms
+            if form.cleaned_data and id(form) not in deleted
+        ]
+
+    def save_new_links(self, request: HttpRequest, formset: Any) -> None:
+        """Citations added in the evidence-link inline, each through `evidence_link_create`."""
+        for link in formset.save(commit=False):
+            version = Demand.objects.values_list("version", flat=True).get(pk=link.demand_id)
+            evidence_link_create(
+                demand_id=link.demand_id,
+                evidence_id=link.evidence_id,
+                claim=link.claim,
+                expected_version=version,
+                by=request.user,
+            )
+
+
+class AuditedAdmin(ServiceAdminMixin, SimpleHistoryAdmin):
+    """An object's history pages, for those who may see the object. Reverting to an old version is off:
+    it would write around the services (and the version check)."""
+
+    def _refuse_hidden(self, request: HttpRequest, object_id: str) -> None:
+        # The team also reads the history of objects deleted since; anyone else only of what they may see.
+        if not is_team(request.user) and not self.get_queryset(request).filter(pk=object_id).exists():
+            raise Http404
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        self._refuse_hidden(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        self._refuse_hidden(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def set_history_delta_changes(self, request: HttpRequest, historical_records: Any, foreign_keys_are_objs=True):
+        # simple-history's own loop, with the fields hidden from the viewer left out of each diff.
+        hidden = self.hidden_fields(request)
+        previous = None
+        for current in historical_records:
+            if previous is not None:
+                delta = previous.diff_against(
+                    current, excluded_fields=hidden, foreign_keys_are_objs=foreign_keys_are_objs
+                )
+                helper = self.get_historical_record_context_helper(request, previous)
+                previous.history_delta_changes = helper.context_for_delta_changes(delta)
+            previous = current
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ServiceAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "position"]
     list_editable = ["position"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def save_model(self, request: HttpRequest, obj: Category, form, change: bool) -> None:
+        fields = self.field_values(form, CATEGORY_FIELDS)
+        saved = category_update(category_id=obj.pk, **fields) if change else category_create(**fields)
+        self.adopt(obj, saved)
 
-class EvidenceLinkInline(admin.TabularInline):
+
+class EvidenceLinkInline(AudienceAdminMixin, admin.TabularInline):
+    """Citations: new rows are written by `evidence_link_create` (the demand's version bumped, history
+    written); existing ones are shown, not edited or deleted here."""
+
     model = EvidenceLink
     extra = 0
     autocomplete_fields = ["evidence"]
+    can_delete = False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(AudienceAdminMixin, admin.TabularInline):
     """The status history, read-only: rows are written by `demand_transition` alone."""
 
     model = StatusChange
@@ -65,7 +266,7 @@ class DemandAdminForm(forms.ModelForm):
 
     class Meta:
         model = Demand
-        fields = sorted(EDITABLE_FIELDS | {"clauses"})
+        fields = sorted(DEMAND_FIELDS)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -76,16 +277,16 @@ class DemandAdminForm(forms.ModelForm):
         cleaned = super().clean()
         seen = cleaned.get("seen_version")
         # At POST time the instance was just read from the database: its version is the current one.
-        if self.instance.pk and seen is not None and seen != self.instance.version:
-            raise forms.ValidationError(
-                f"This demand was changed by someone else since you opened it (you saw version {seen}, "
-                f"it is now version {self.instance.version}). Reload it and make your change again."
-            )
+        if self.instance.pk and seen is not None:
+            try:
+                refuse_stale(self.instance, seen)
+            except StaleVersion as error:
+                raise forms.ValidationError(error.message) from error
         return cleaned
 
 
 @admin.register(Demand)
-class DemandAdmin(SimpleHistoryAdmin):
+class DemandAdmin(AuditedAdmin):
     list_display = ["title", "category", "status", "visibility", "priority_tier", "owner", "version", "updated_at"]
     list_filter = ["status", "category", "visibility", "priority_tier"]
     list_select_related = ["category", "owner"]
@@ -97,12 +298,9 @@ class DemandAdmin(SimpleHistoryAdmin):
     inlines = [EvidenceLinkInline, StatusChangeInline]
     form = DemandAdminForm
     fieldsets = [
-        (None, {"fields": ["title", "slug", "category", "summary", "body", "target", "owner", "clauses"]}),
+        (None, {"fields": ["title", "slug", "category", "summary", "body", "target", "clauses"]}),
         ("Status", {"fields": ["status", "visibility", "version", "seen_version", "created_at", "updated_at"]}),
-        (
-            "Team only — never shown to members or the public",
-            {"fields": ["priority_tier", "internal_notes", "fallback_position"]},
-        ),
+        ("Team only — never shown to members or the public", {"fields": list(Demand.TEAM_ONLY_FIELDS)}),
     ]
     change_form_template = "admin/demands/demand/change_form.html"
 
@@ -116,17 +314,28 @@ class DemandAdmin(SimpleHistoryAdmin):
             *super().get_urls(),
         ]
 
+    def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any) -> HttpResponse:
+        context["can_transition"] = is_team(request.user)
+        return super().render_change_form(request, context, *args, **kwargs)
+
     def save_model(self, request: HttpRequest, obj: Demand, form, change: bool) -> None:
-        if not change:
-            super().save_model(request, obj, form, change)
-            return
-        # Edits go through the service: row lock, version check and bump, audit with the user.
-        changed = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
-        seen = form.cleaned_data.get("seen_version")
-        updated = demand_update(
-            demand_id=obj.pk, expected_version=obj.version if seen is None else seen, by=request.user, **changed
-        )
-        obj.version = updated.version
+        # Through the services: reserved slugs refused, row lock, version check and bump, audit with the user.
+        fields = self.field_values(form, DEMAND_FIELDS)
+        if change:
+            seen = form.cleaned_data.get("seen_version")
+            expected = obj.version if seen is None else seen
+            saved = demand_update(demand_id=obj.pk, expected_version=expected, by=request.user, **fields)
+        else:
+            saved = demand_create(by=request.user, **fields)
+        self.adopt(obj, saved)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        # Clauses were set by the service; the status history inline is read-only.
+        for formset in formsets:
+            if formset.model is EvidenceLink:
+                self.save_new_links(request, formset)
+            else:
+                formset.save(commit=False)
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
         try:
@@ -136,9 +345,10 @@ class DemandAdmin(SimpleHistoryAdmin):
             return HttpResponseRedirect(reverse("admin:demands_demand_change", args=[object_id]))
 
     def transition_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        demand = get_object_or_404(Demand, pk=object_id)
-        if not request.user.has_perm("demands.transition_demand"):
+        # The same rule as the site's status form and the API's transition: the team audience.
+        if not is_team(request.user):
             raise PermissionDenied
+        demand = get_object_or_404(self.get_queryset(request), pk=object_id)
         form = TransitionForm(request.POST or None, demand=demand)
         if request.method == "POST" and form.is_valid():
             try:
@@ -172,7 +382,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(ReadOnlyAdmin):
+class StatusChangeAdmin(AudienceAdminMixin, ReadOnlyAdmin):
     """Browse the append-only history; nothing here can add, edit or delete a row."""
 
     list_display = ["changed_at", "demand", "from_status", "to_status", "session", "changed_by"]
@@ -183,12 +393,14 @@ class StatusChangeAdmin(ReadOnlyAdmin):
 
 
 class FigureInline(admin.TabularInline):
+    """Figures are saved with their evidence, through `evidence_create` / `evidence_update`."""
+
     model = Figure
     extra = 0
 
 
 @admin.register(Evidence)
-class EvidenceAdmin(SimpleHistoryAdmin):
+class EvidenceAdmin(AuditedAdmin):
     list_display = ["title", "kind", "publisher", "published_on", "visibility", "verified_at"]
     list_filter = ["kind", "visibility", "publisher"]
     search_fields = ["title", "publisher", "quote"]
@@ -196,27 +408,63 @@ class EvidenceAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ["verified_by"]
     inlines = [FigureInline, EvidenceLinkInline]
 
+    def save_model(self, request: HttpRequest, obj: Evidence, form, change: bool) -> None:
+        """Saved with its figures in `save_related`, where the figure rows are."""
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        fields = self.field_values(form, EVIDENCE_FIELDS)
+        figures = self.whole_list(request, formsets, Figure, FIGURE_FIELDS)
+        if change:
+            saved = evidence_update(evidence_id=form.instance.pk, by=request.user, figures=figures, **fields)
+        else:
+            saved = evidence_create(by=request.user, figures=figures or (), **fields)
+        self.adopt(form.instance, saved)
+        for formset in formsets:
+            if formset.model is EvidenceLink:
+                self.save_new_links(request, formset)
+
 
 class ResolutionClauseInline(admin.TabularInline):
+    """Clauses are saved with their resolution, through the services: one that demands rest on stays."""
+
     model = ResolutionClause
     extra = 0
 
 
 @admin.register(Resolution)
-class ResolutionAdmin(SimpleHistoryAdmin):
+class ResolutionAdmin(AuditedAdmin):
     list_display = ["title", "governing_body", "number", "adopted_on", "vote"]
     list_filter = ["governing_body"]
     search_fields = ["title", "number", "summary"]
     date_hierarchy = "adopted_on"
     inlines = [ResolutionClauseInline]
 
+    def save_model(self, request: HttpRequest, obj: Resolution, form, change: bool) -> None:
+        """Saved with its clauses in `save_related`, where the clause rows are."""
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        fields = self.field_values(form, RESOLUTION_FIELDS)
+        clauses = self.whole_list(request, formsets, ResolutionClause, CLAUSE_FIELDS)
+        if change:
+            saved = resolution_update(resolution_id=form.instance.pk, by=request.user, clauses=clauses, **fields)
+        else:
+            saved = resolution_create(by=request.user, clauses=clauses or (), **fields)
+        self.adopt(form.instance, saved)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Resolution | None = None) -> bool:
+        # Deleting it would delete clauses demands rest on, which an edit refuses.
+        if obj is not None and Demand.objects.filter(clauses__resolution=obj).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(ResolutionClause)
-class ResolutionClauseAdmin(SimpleHistoryAdmin):
+class ResolutionClauseAdmin(ReadOnlyAdmin, AuditedAdmin):
+    """Browse clauses; they are written with their resolution (a clause demands rest on is never removed)."""
+
     list_display = ["__str__", "resolution", "number"]
     list_select_related = ["resolution"]
     search_fields = ["text", "resolution__title"]
-    autocomplete_fields = ["resolution"]
 
 
 class AuditChangeList(ChangeList):
@@ -238,11 +486,15 @@ class AuditChangeList(ChangeList):
             chain = chains[record.id]
             position = next(i for i, row in enumerate(chain) if row.history_id == record.history_id)
             record.audit_previous = chain[position - 1] if position else None
+            record.audit_hidden = self.model_admin.hidden_fields(request)
         self.result_list = records
 
 
-class AuditLogAdmin(ReadOnlyAdmin):
-    """Read-only audit of every edit, including of objects deleted since: who, when, which fields, from → to."""
+class AuditLogAdmin(AudienceAdminMixin, ReadOnlyAdmin):
+    """Read-only audit of every edit, including of objects deleted since: who, when, which fields, from → to.
+
+    Outside the team, records of rows the viewer may not see are left out, and so are team-only fields.
+    """
 
     list_display = ["history_date", "history_user", "history_type", "audited_object", "changes"]
     list_filter = ["history_type", "history_date"]
@@ -256,6 +508,15 @@ class AuditLogAdmin(ReadOnlyAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
         return AuditChangeList
 
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        records = super().get_queryset(request)
+        if is_team(request.user):
+            return records
+        # The audited model's own scoping, applied to its history's columns of the same names.
+        paths = getattr(self.model.instance_type.objects.all(), "visibility_paths", ())
+        keys = audience_of(request.user).visibilities
+        return records.filter(**{f"{path}__in": keys for path in paths})
+
     @admin.display(description="object")
     def audited_object(self, record) -> str:
         # The first searchable field names the object without loading its relations.
@@ -268,7 +529,9 @@ class AuditLogAdmin(ReadOnlyAdmin):
             return "created"
         if record.history_type == "-":
             return "deleted"
-        delta = record.diff_against(previous)
+        # Without the viewer's audience (never expected), hide what would be hidden from anyone outside the team.
+        hidden = getattr(record, "audit_hidden", team_only_fields(record.instance_type))
+        delta = record.diff_against(previous, excluded_fields=hidden)
         return "; ".join(f"{change.field}: {change.old!r} → {change.new!r}" for change in delta.changes) or "—"
 
 
@@ -278,20 +541,15 @@ for audited, searchable in [
     (EvidenceLink, ["claim"]),
     (Resolution, ["title"]),
     (ResolutionClause, ["text"]),
+    (BargainingSession, ["location", "team_notes"]),
 ]:
     admin.site.register(
         audited.history.model, type(f"{audited.__name__}AuditAdmin", (AuditLogAdmin,), {"searchable": searchable})
     )
 
 
-admin.site.register(
-    BargainingSession.history.model,
-    type("BargainingSessionAuditAdmin", (AuditLogAdmin,), {"searchable": ["location", "team_notes"]}),
-)
-
-
 @admin.register(BargainingSession)
-class BargainingSessionAdmin(SimpleHistoryAdmin):
+class BargainingSessionAdmin(AuditedAdmin):
     list_display = ["held_on", "kind", "location"]
     list_filter = ["kind"]
     search_fields = ["location", "team_notes"]
@@ -300,13 +558,13 @@ class BargainingSessionAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: BargainingSession, form, change: bool) -> None:
         # Through the services, like the site and the API: demands checked, history written with the user.
-        fields = {name: form.cleaned_data[name] for name in SESSION_FIELDS if name in form.cleaned_data}
+        fields = self.field_values(form, SESSION_FIELDS)
         demand_ids = [demand.pk for demand in form.cleaned_data.get("demands", [])]
         if change:
             saved = session_update(session_id=obj.pk, by=request.user, demand_ids=demand_ids, **fields)
         else:
             saved = session_create(by=request.user, demand_ids=demand_ids, **fields)
-        obj.pk, obj.created_at = saved.pk, saved.created_at
+        self.adopt(obj, saved)
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         """Nothing left to save: the service has set the demands discussed."""

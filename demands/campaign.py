@@ -11,18 +11,15 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from .models import (
-    Category,
-    Demand,
-    Evidence,
-    EvidenceLink,
-    Figure,
-    PriorityTier,
-    Resolution,
-    ResolutionClause,
-    Status,
-    StatusChange,
-    Visibility,
+from .models import Category, Demand, Evidence, PriorityTier, Resolution, Status, Visibility
+from .services import (
+    category_create,
+    demand_create,
+    demand_transition,
+    evidence_create,
+    evidence_link_create,
+    resolution_create,
+    resolution_update,
 )
 
 CTU = "Chicago Teachers Union"
@@ -202,69 +199,82 @@ class LoadReport:
 
 @transaction.atomic
 def campaign_load() -> LoadReport:
-    """Create whatever part of the campaign is missing; rows that exist are left as the team edited them."""
+    """Create whatever part of the campaign is missing, through the services like any other write; rows
+    that exist are left as the team edited them."""
     report = LoadReport()
-    categories = {}
+    categories = {category.slug: category for category in Category.objects.all()}
     for position, (slug, name, description) in enumerate(CATEGORIES):
-        categories[slug], created = Category.objects.get_or_create(
-            slug=slug, defaults={"name": name, "description": description, "position": position}
-        )
+        created = slug not in categories
+        if created:
+            categories[slug] = category_create(slug=slug, name=name, description=description, position=position)
         report.count("categories", created)
 
-    clause_texts = RESOLUTION["clauses"]
-    resolution, created = Resolution.objects.get_or_create(
-        governing_body=RESOLUTION["governing_body"],
-        adopted_on=RESOLUTION["adopted_on"],
-        title=RESOLUTION["title"],
-        defaults={"vote": RESOLUTION["vote"], "summary": RESOLUTION["summary"]},
-    )
-    report.count("resolutions", created)
-    clauses = []
-    for number, text in enumerate(clause_texts, start=1):
-        clause, created = ResolutionClause.objects.get_or_create(
-            resolution=resolution, number=number, defaults={"text": text}
+    resolution = Resolution.objects.filter(
+        governing_body=RESOLUTION["governing_body"], adopted_on=RESOLUTION["adopted_on"], title=RESOLUTION["title"]
+    ).first()
+    report.count("resolutions", resolution is None)
+    seeded = {number: text for number, text in enumerate(RESOLUTION["clauses"], start=1)}
+    if resolution is None:
+        resolution = resolution_create(
+            by=None,
+            clauses=[{"number": number, "text": text} for number, text in seeded.items()],
+            **{name: RESOLUTION[name] for name in ("governing_body", "adopted_on", "title", "vote", "summary")},
         )
-        clauses.append(clause)
-        report.count("clauses", created)
+        report.created["clauses"] = len(seeded)
+    else:
+        existing = dict(resolution.clauses.values_list("number", "text"))
+        missing = {number: text for number, text in seeded.items() if number not in existing}
+        if missing:
+            whole = {**existing, **missing}
+            resolution_update(
+                resolution_id=resolution.pk,
+                by=None,
+                clauses=[{"number": number, "text": text} for number, text in sorted(whole.items())],
+            )
+        report.created["clauses"] = len(missing)
+    clauses = list(resolution.clauses.filter(number__in=seeded))
 
     evidence = {}
     for seed in EVIDENCE:
-        evidence[seed.key], created = Evidence.objects.get_or_create(
-            title=seed.title,
-            publisher=seed.publisher,
-            defaults={
-                "kind": seed.kind,
-                "quote": seed.quote,
-                "published_on": seed.published_on,
-                "visibility": Visibility.PUBLIC,
-            },
-        )
-        report.count("evidence", created)
-        if created:
-            Figure.objects.bulk_create(Figure(evidence=evidence[seed.key], **figure) for figure in seed.figures)
+        found = Evidence.objects.filter(title=seed.title, publisher=seed.publisher).first()
+        report.count("evidence", found is None)
+        if found is None:
+            found = evidence_create(
+                by=None,
+                figures=seed.figures,
+                title=seed.title,
+                publisher=seed.publisher,
+                kind=seed.kind,
+                quote=seed.quote,
+                published_on=seed.published_on,
+                visibility=Visibility.PUBLIC,
+            )
             report.created["figures"] = report.created.get("figures", 0) + len(seed.figures)
+        evidence[seed.key] = found
 
     for item in DEMANDS:
-        demand, created = Demand.objects.get_or_create(
-            slug=item["slug"],
-            defaults={
-                "title": item["title"],
-                "summary": item["summary"],
-                "body": item["body"],
-                "target": item["target"],
-                "category": categories[item["category"]],
-                "priority_tier": item["priority_tier"],
-                "status": Status.PROPOSED,
-                "visibility": Visibility.PUBLIC,
-            },
-        )
+        created = not Demand.objects.filter(slug=item["slug"]).exists()
         report.count("demands", created)
         if not created:
             continue
-        demand.clauses.set(clauses)
-        StatusChange.objects.create(
-            demand=demand, from_status=Status.DRAFT, to_status=Status.PROPOSED, note=SUBMITTED_NOTE
+        demand = demand_create(
+            by=None,
+            clauses=clauses,
+            category=categories[item["category"]],
+            visibility=Visibility.PUBLIC,
+            **{name: item[name] for name in ("slug", "title", "summary", "body", "target", "priority_tier")},
         )
+        proposed = demand_transition(
+            demand_id=demand.pk,
+            to_status=Status.PROPOSED,
+            expected_version=demand.version,
+            by=None,
+            note=SUBMITTED_NOTE,
+        )
+        version = proposed.demand.version
         for key, claim in item["claims"].items():
-            EvidenceLink.objects.create(demand=demand, evidence=evidence[key], claim=claim)
+            evidence_link_create(
+                demand_id=demand.pk, evidence_id=evidence[key].pk, claim=claim, expected_version=version, by=None
+            )
+            version += 1
     return report

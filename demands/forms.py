@@ -76,11 +76,8 @@ class DemandForm(forms.ModelForm):
             "body",
             "target",
             "visibility",
-            "owner",
             "clauses",
-            "priority_tier",
-            "internal_notes",
-            "fallback_position",
+            *Demand.TEAM_ONLY_FIELDS,
         ]
         widgets = {
             "summary": forms.Textarea(attrs={"rows": 3}),
@@ -90,8 +87,6 @@ class DemandForm(forms.ModelForm):
             "clauses": forms.CheckboxSelectMultiple,
         }
         help_texts = {"slug": "The address of the page; left empty, it follows the title."}
-
-    TEAM_ONLY_FIELDS = ("priority_tier", "internal_notes", "fallback_position")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -120,10 +115,10 @@ class DemandForm(forms.ModelForm):
         return data
 
     def team_only_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.TEAM_ONLY_FIELDS]
+        return [self[name] for name in Demand.TEAM_ONLY_FIELDS]
 
     def shared_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.Meta.fields if name not in self.TEAM_ONLY_FIELDS]
+        return [self[name] for name in self.Meta.fields if name not in Demand.TEAM_ONLY_FIELDS]
 
 
 class EvidenceLinkForm(forms.Form):

@@ -13,6 +13,53 @@ class Visibility(models.TextChoices):
     TEAM = "team", "Bargaining team only"
 
 
+class Audience(models.TextChoices):
+    """Who reads: decided from the user by `roles.audience_of`, and nowhere else."""
+
+    PUBLIC = "public", "The public"
+    MEMBERS = "members", "Members"
+    TEAM = "team", "The bargaining team"
+
+    @property
+    def visibilities(self) -> tuple[str, ...]:
+        """The visibility keys this audience may read: the one mapping from audience to visibility."""
+        return AUDIENCE_VISIBILITIES[self]
+
+
+AUDIENCE_VISIBILITIES: dict[str, tuple[str, ...]] = {
+    Audience.PUBLIC: (Visibility.PUBLIC,),
+    Audience.MEMBERS: (Visibility.PUBLIC, Visibility.MEMBERS),
+    Audience.TEAM: (Visibility.PUBLIC, Visibility.MEMBERS, Visibility.TEAM),
+}
+
+
+class VisibleQuerySet(models.QuerySet):
+    """Rows scoped to an audience, as NetBox's `restrict(user)`: every read for a viewer starts here.
+
+    `visibility_paths` names the visibility columns a row depends on; the row is visible when all are.
+    """
+
+    visibility_paths: tuple[str, ...] = ("visibility",)
+
+    def visible_to(self, audience: Audience) -> "VisibleQuerySet":
+        keys = Audience(audience).visibilities
+        return self.filter(**{f"{path}__in": keys for path in self.visibility_paths})
+
+
+class StatusChangeQuerySet(VisibleQuerySet):
+    visibility_paths = ("demand__visibility",)
+
+
+class EvidenceLinkQuerySet(VisibleQuerySet):
+    # A link never reveals a hidden side: both the demand and the evidence must be visible.
+    visibility_paths = ("demand__visibility", "evidence__visibility")
+
+
+def team_only_fields(model: type[models.Model] | models.Model) -> tuple[str, ...]:
+    """The fields of `model` that never leave the team's views, as the model declares them."""
+    return tuple(getattr(model, "TEAM_ONLY_FIELDS", ()))
+
+
 class Status(models.TextChoices):
     DRAFT = "draft", "Draft"
     PROPOSED = "proposed", "Proposed"
@@ -73,7 +120,6 @@ class Demand(models.Model):
     target = models.CharField(max_length=255, blank=True, help_text='e.g. "one social worker per 250 students"')
     clauses = models.ManyToManyField("ResolutionClause", blank=True, related_name="demands")
     version = models.PositiveIntegerField(default=1, editable=False)
-    # Team-only: never shown outside the bargaining team's views.
     internal_notes = models.TextField(blank=True)
     fallback_position = models.TextField(blank=True)
     priority_tier = models.CharField(max_length=16, choices=PriorityTier.choices, default=PriorityTier.IMPORTANT)
@@ -81,6 +127,10 @@ class Demand(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     history = HistoricalRecords()
+    objects = VisibleQuerySet.as_manager()
+
+    # Never shown outside the bargaining team's views: serializers, forms, admin, pages and exports read this.
+    TEAM_ONLY_FIELDS = ("internal_notes", "fallback_position", "priority_tier", "owner")
 
     class Meta:
         ordering = ["category__position", "title"]
@@ -122,6 +172,10 @@ class StatusChange(models.Model):
         related_name="status_changes",
     )
 
+    objects = StatusChangeQuerySet.as_manager()
+
+    TEAM_ONLY_FIELDS = ("internal_note", "changed_by")
+
     class Meta:
         ordering = ["-changed_at", "-id"]
         get_latest_by = "changed_at"
@@ -160,6 +214,9 @@ class Evidence(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    objects = VisibleQuerySet.as_manager()
+
+    TEAM_ONLY_FIELDS = ("verified_by",)
 
     class Meta:
         ordering = ["-published_on", "title"]
@@ -201,6 +258,7 @@ class EvidenceLink(models.Model):
     claim = models.CharField(max_length=255, help_text='One line: "supports: ..."')
 
     history = HistoricalRecords()
+    objects = EvidenceLinkQuerySet.as_manager()
 
     class Meta:
         ordering = ["demand", "id"]
@@ -276,6 +334,8 @@ class BargainingSession(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
+
+    TEAM_ONLY_FIELDS = ("team_notes",)
 
     class Meta:
         ordering = ["-held_on", "-id"]

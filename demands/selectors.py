@@ -5,10 +5,10 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Prefetch, QuerySet
 
 from .models import (
+    Audience,
     BargainingSession,
     Category,
     Demand,
@@ -19,33 +19,23 @@ from .models import (
     ResolutionClause,
     Status,
     StatusChange,
-    Visibility,
 )
-from .roles import visibilities_for
-
-Viewer = User | AnonymousUser | None
+from .roles import Viewer, audience_of
 
 
 def demands_visible_to(user: Viewer) -> QuerySet[Demand]:
     """The demands `user` may see: public for anyone, members for member accounts, all for the team."""
-    return Demand.objects.filter(visibility__in=visibilities_for(user)).select_related("category")
-
-
-def demands_visible_at(visibilities: list[str]) -> QuerySet[Demand]:
-    """The demands visible at the given visibility keys; for readers without an account (digests)."""
-    return Demand.objects.filter(visibility__in=visibilities).select_related("category")
+    return Demand.objects.visible_to(audience_of(user)).select_related("category")
 
 
 def status_changes_visible_to(user: Viewer) -> QuerySet[StatusChange]:
     """History rows of the demands `user` may see, newest first."""
-    return StatusChange.objects.filter(demand__visibility__in=visibilities_for(user)).select_related(
-        "demand", "demand__category", "session"
-    )
+    return StatusChange.objects.visible_to(audience_of(user)).select_related("demand", "demand__category", "session")
 
 
 def evidence_visible_to(user: Viewer) -> QuerySet[Evidence]:
     """Evidence items `user` may see (the evidence's own visibility, not its demands')."""
-    return Evidence.objects.filter(visibility__in=visibilities_for(user))
+    return Evidence.objects.visible_to(audience_of(user))
 
 
 def resolutions_visible_to(user: Viewer) -> QuerySet[Resolution]:
@@ -75,8 +65,7 @@ def evidence_links_for(demand: Demand, user: Viewer) -> QuerySet[EvidenceLink]:
 
 def evidence_links_visible_to(user: Viewer) -> QuerySet[EvidenceLink]:
     """Links whose demand and evidence `user` may both see: a link never reveals a hidden side."""
-    visible = visibilities_for(user)
-    return EvidenceLink.objects.filter(demand__visibility__in=visible, evidence__visibility__in=visible)
+    return EvidenceLink.objects.visible_to(audience_of(user))
 
 
 def evidence_with_links_for(user: Viewer) -> QuerySet[Evidence]:
@@ -142,10 +131,7 @@ def progress_of(demands: list[Demand]) -> Progress:
     return Progress(total=len(demands), by_status=status_bars, by_category=list(categories.values()))
 
 
-# What a member may read, signed in or by email. Digests and member pages share these selectors.
-MEMBER_VISIBILITIES = [Visibility.PUBLIC, Visibility.MEMBERS]
-
-
+# Digests are read by members by email, without an account: the members audience, by the same rule as pages.
 def status_changes_for_members(
     *, since: datetime.datetime, until: datetime.datetime, category_ids: Collection[int] | None = None
 ) -> QuerySet[StatusChange]:
@@ -153,9 +139,7 @@ def status_changes_for_members(
 
     Only member-facing columns are loaded: the team-only note is not even read from the database.
     """
-    changes = StatusChange.objects.filter(
-        demand__visibility__in=MEMBER_VISIBILITIES, changed_at__gt=since, changed_at__lte=until
-    )
+    changes = StatusChange.objects.visible_to(Audience.MEMBERS).filter(changed_at__gt=since, changed_at__lte=until)
     if category_ids:
         changes = changes.filter(demand__category_id__in=category_ids)
     return (
@@ -178,7 +162,7 @@ def status_changes_for_members(
 def evidence_for_members(*, since: datetime.datetime, until: datetime.datetime) -> QuerySet[Evidence]:
     """Evidence members may see that was added in (since, until], with its links to member-visible demands."""
     links = (
-        EvidenceLink.objects.filter(demand__visibility__in=MEMBER_VISIBILITIES)
+        EvidenceLink.objects.visible_to(Audience.MEMBERS)
         .select_related("demand__category")
         .only(
             "evidence_id",
@@ -192,7 +176,8 @@ def evidence_for_members(*, since: datetime.datetime, until: datetime.datetime) 
         .order_by("demand__title", "id")
     )
     return (
-        Evidence.objects.filter(visibility__in=MEMBER_VISIBILITIES, created_at__gt=since, created_at__lte=until)
+        Evidence.objects.visible_to(Audience.MEMBERS)
+        .filter(created_at__gt=since, created_at__lte=until)
         .only("title", "kind", "publisher", "published_on", "url", "created_at")
         .prefetch_related(Prefetch("links", queryset=links, to_attr="member_links"))
         .order_by("created_at", "id")
@@ -202,7 +187,7 @@ def evidence_for_members(*, since: datetime.datetime, until: datetime.datetime) 
 def demand_status_counts_for_members() -> QuerySet:
     """Rows of (category_id, status, count) over the demands members may see."""
     return (
-        Demand.objects.filter(visibility__in=MEMBER_VISIBILITIES)
+        Demand.objects.visible_to(Audience.MEMBERS)
         .values("category_id", "status")
         .annotate(count=Count("id"))
         .order_by()

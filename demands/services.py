@@ -1,17 +1,18 @@
 """Every write to demands goes through these functions."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.text import slugify
 
 from .errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
 from .models import (
     NOTE_REQUIRED,
     BargainingSession,
+    Category,
     Demand,
     Evidence,
     EvidenceLink,
@@ -22,21 +23,11 @@ from .models import (
     StatusChange,
 )
 
-EDITABLE_FIELDS = frozenset(
-    {
-        "title",
-        "slug",
-        "summary",
-        "body",
-        "category",
-        "visibility",
-        "owner",
-        "target",
-        "internal_notes",
-        "fallback_position",
-        "priority_tier",
-    }
+# The demand's fields an edit may set; `status` moves only by `demand_transition`.
+DEMAND_FIELDS = frozenset(
+    {"title", "slug", "summary", "body", "category", "visibility", "target", "clauses", *Demand.TEAM_ONLY_FIELDS}
 )
+NOT_EDITABLE = {"status": "Change the status with a transition, not an edit."}
 
 
 # Taken by pages under /demands/: a demand with this slug could never be opened.
@@ -50,10 +41,53 @@ def _full_clean(instance: Any, **kwargs: Any) -> None:
         raise ValidationFailed(exc.message_dict) from exc
 
 
-def _check_editable(data: Mapping[str, Any], editable: frozenset[str]) -> None:
-    unknown = sorted(set(data) - editable)
+def refuse_unknown_fields(
+    data: Mapping[str, Any], editable: Collection[str], reasons: Mapping[str, str] = NOT_EDITABLE
+) -> None:
+    """Refuse, in one message per field, any field that is not `editable`."""
+    unknown = sorted(set(data) - set(editable))
     if unknown:
-        raise ValidationFailed({field: ["This field cannot be edited."] for field in unknown})
+        raise ValidationFailed({name: [reasons.get(name, "This field cannot be edited.")] for name in unknown})
+
+
+def apply_fields(
+    instance: models.Model,
+    data: Mapping[str, Any],
+    *,
+    editable: Collection[str],
+    reasons: Mapping[str, str] = NOT_EDITABLE,
+    **clean: Any,
+) -> set[str]:
+    """The one update helper: refuse fields not `editable`, set the others, `full_clean`, and return the
+    names of the fields whose value changed (an edit that changes nothing is not saved by the caller).
+
+    Many-to-many values are compared, not set: the caller sets those named in the result after saving.
+    `clean` goes to `full_clean` (e.g. `validate_constraints=False` where a service checks them itself).
+    """
+    refuse_unknown_fields(data, editable, reasons)
+    opts = instance._meta
+    plain = {name: value for name, value in data.items() if not opts.get_field(name).many_to_many}
+    before = {name: opts.get_field(name).value_from_object(instance) for name in plain}
+    for name, value in plain.items():
+        setattr(instance, name, value)
+    _full_clean(instance, **clean)
+    changed = {name for name in plain if opts.get_field(name).value_from_object(instance) != before[name]}
+    for name, values in data.items():
+        if name in plain:
+            continue
+        wanted = {getattr(value, "pk", value) for value in values}
+        if instance.pk is None or set(getattr(instance, name).values_list("pk", flat=True)) != wanted:
+            changed.add(name)
+    return changed
+
+
+def refuse_stale(instance: Any, expected_version: int) -> None:
+    """The one stale-version check: `instance` (a row read now) must still be at `expected_version`."""
+    if instance.version != expected_version:
+        raise StaleVersion(
+            f"“{instance}” was changed by someone else (you saw version {expected_version}, "
+            f"it is now version {instance.version}). Reload it and try again."
+        )
 
 
 def _unique_slug(title: str) -> str:
@@ -64,52 +98,39 @@ def _unique_slug(title: str) -> str:
     return slug
 
 
-def _check_fields(data: dict[str, Any]) -> None:
-    unknown = sorted(set(data) - EDITABLE_FIELDS - {"clauses"})
-    if unknown:
-        reasons = {
-            field: ["Change the status with a transition, not an edit."]
-            if field == "status"
-            else ["This field cannot be edited."]
-            for field in unknown
-        }
-        raise ValidationFailed(reasons)
-
-
 def demand_create(*, by: User | None, **data: Any) -> Demand:
     """Create a demand in `draft` (or the given status for imports); the slug follows the title if not given."""
-    clauses = data.pop("clauses", None)
     status = data.pop("status", Status.DRAFT)
-    _check_fields(data)
-    demand = Demand(status=status, **data)
-    if not demand.slug:
-        demand.slug = _unique_slug(demand.title)
-    _full_clean(demand)
+    refuse_unknown_fields(data, DEMAND_FIELDS)
+    if not data.get("slug"):
+        data["slug"] = _unique_slug(data.get("title", ""))
+    demand = Demand(status=status)
+    apply_fields(demand, data, editable=DEMAND_FIELDS)
     _refuse_reserved_slug(demand)
     demand._history_user = by
     with transaction.atomic():
         demand.save()
-        if clauses is not None:
-            demand.clauses.set(clauses)
+        if "clauses" in data:
+            demand.clauses.set(data["clauses"])
     return demand
 
 
 def demand_update(*, demand_id: int, expected_version: int, by: User | None, **data: Any) -> Demand:
-    """Edit a demand's fields if nobody changed it since `expected_version`; bumps `version`."""
-    _check_fields(data)
-    clauses = data.pop("clauses", None)
+    """Edit a demand's fields if nobody changed it since `expected_version`; bumps `version` if anything
+    changed. An edit that changes nothing keeps the version and writes no audit row."""
+    refuse_unknown_fields(data, DEMAND_FIELDS)
     with transaction.atomic():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
-        _refuse_stale(demand, expected_version)
-        for field, value in data.items():
-            setattr(demand, field, value)
-        _full_clean(demand)
+        refuse_stale(demand, expected_version)
+        changed = apply_fields(demand, data, editable=DEMAND_FIELDS)
+        if not changed:
+            return demand
         _refuse_reserved_slug(demand)
         demand.version += 1
         demand._history_user = by
         demand.save()
-        if clauses is not None:
-            demand.clauses.set(clauses)
+        if "clauses" in changed:
+            demand.clauses.set(data["clauses"])
     return demand
 
 
@@ -118,12 +139,6 @@ def _refuse_reserved_slug(demand: Demand) -> None:
         raise ValidationFailed({"slug": [f"“{demand.slug}” is reserved for the site's own pages; choose another."]})
 
 
-def _refuse_stale(demand: Demand, expected_version: int) -> None:
-    if demand.version != expected_version:
-        raise StaleVersion(
-            f"“{demand.title}” was changed by someone else (you saw version {expected_version}, "
-            f"it is now version {demand.version}). Reload it and try again."
-        )
 
 
 def demand_transition(
@@ -139,7 +154,7 @@ def demand_transition(
     """Move a demand to `to_status` if the transitions table allows it, writing its history row."""
     with transaction.atomic():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
-        _refuse_stale(demand, expected_version)
+        refuse_stale(demand, expected_version)
         allowed = demand.allowed_next_statuses
         if to_status not in allowed:
             current = Status(demand.status).label
@@ -183,7 +198,7 @@ def evidence_link_create(
         raise ValidationFailed({"claim": ["Say in one line what the evidence supports."]})
     with transaction.atomic():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
-        _refuse_stale(demand, expected_version)
+        refuse_stale(demand, expected_version)
         evidence = Evidence.objects.filter(pk=evidence_id).first()
         if evidence is None:
             raise ValidationFailed({"evidence": [f"There is no evidence with id {evidence_id}."]})
@@ -197,6 +212,26 @@ def evidence_link_create(
         demand._history_user = by
         demand.save(update_fields=["version", "updated_at"])
     return link
+
+
+CATEGORY_FIELDS = frozenset({"name", "slug", "description", "position"})
+
+
+def category_create(**fields: Any) -> Category:
+    """Add a category; its name and slug are unique."""
+    category = Category()
+    apply_fields(category, fields, editable=CATEGORY_FIELDS)
+    category.save()
+    return category
+
+
+def category_update(*, category_id: int, **fields: Any) -> Category:
+    """Rename, describe or reorder a category; nothing changed, nothing saved."""
+    with transaction.atomic():
+        category = Category.objects.select_for_update().get(pk=category_id)
+        if apply_fields(category, fields, editable=CATEGORY_FIELDS):
+            category.save()
+    return category
 
 
 EVIDENCE_FIELDS = frozenset(
@@ -237,10 +272,12 @@ def _clean_figures(figures: Iterable[Mapping[str, Any]]) -> list[Figure]:
     return cleaned
 
 
+def _figure_rows(figures: Iterable[Figure]) -> list[tuple[Any, ...]]:
+    return [(figure.value, figure.unit, figure.period, figure.description) for figure in figures]
+
+
 def _save_evidence(evidence: Evidence, figures: list[Figure] | None, by: User | None) -> None:
     _refuse_duplicate_evidence(evidence)
-    # Uniqueness was just checked with a clearer message than the constraint's own.
-    _full_clean(evidence, validate_constraints=False)
     evidence._history_user = by
     evidence.save()
     if figures is not None:
@@ -252,8 +289,9 @@ def _save_evidence(evidence: Evidence, figures: list[Figure] | None, by: User | 
 
 def evidence_create(*, by: User | None, figures: Iterable[Mapping[str, Any]] = (), **fields: Any) -> Evidence:
     """Record a piece of evidence with its figures (each {value, unit, period, description})."""
-    _check_editable(fields, EVIDENCE_FIELDS)
-    evidence = Evidence(**fields)
+    evidence = Evidence()
+    # Uniqueness is checked by `_refuse_duplicate_evidence`, with a clearer message than the constraint's own.
+    apply_fields(evidence, fields, editable=EVIDENCE_FIELDS, validate_constraints=False)
     cleaned = _clean_figures(figures)
     with transaction.atomic():
         _save_evidence(evidence, cleaned, by)
@@ -263,14 +301,16 @@ def evidence_create(*, by: User | None, figures: Iterable[Mapping[str, Any]] = (
 def evidence_update(
     *, evidence_id: int, by: User | None, figures: Iterable[Mapping[str, Any]] | None = None, **fields: Any
 ) -> Evidence:
-    """Edit a piece of evidence; `figures`, when given, replace its figures."""
-    _check_editable(fields, EVIDENCE_FIELDS)
+    """Edit a piece of evidence; `figures`, when given, replace its figures. Nothing changed: nothing saved."""
+    refuse_unknown_fields(fields, EVIDENCE_FIELDS)
     cleaned = None if figures is None else _clean_figures(figures)
     with transaction.atomic():
         evidence = Evidence.objects.select_for_update().get(pk=evidence_id)
-        for field, value in fields.items():
-            setattr(evidence, field, value)
-        _save_evidence(evidence, cleaned, by)
+        changed = apply_fields(evidence, fields, editable=EVIDENCE_FIELDS, validate_constraints=False)
+        if cleaned is not None and _figure_rows(cleaned) == _figure_rows(evidence.figures.order_by("id")):
+            cleaned = None
+        if changed or cleaned is not None:
+            _save_evidence(evidence, cleaned, by)
     return evidence
 
 
@@ -316,6 +356,10 @@ def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, str]:
     return by_number
 
 
+def _clauses_changed(resolution: Resolution, clauses: dict[int, str]) -> bool:
+    return dict(resolution.clauses.values_list("number", "text")) != clauses
+
+
 def _save_clauses(resolution: Resolution, clauses: dict[int, str], by: User | None) -> None:
     """Match clauses by number: existing ones keep their id (and so their demand links)."""
     existing = {clause.number: clause for clause in resolution.clauses.select_for_update()}
@@ -344,7 +388,6 @@ def _save_clauses(resolution: Resolution, clauses: dict[int, str], by: User | No
 
 def _save_resolution(resolution: Resolution, clauses: dict[int, str] | None, by: User | None) -> None:
     _refuse_duplicate_resolution(resolution)
-    _full_clean(resolution, validate_constraints=False)
     resolution._history_user = by
     resolution.save()
     if clauses is not None:
@@ -353,8 +396,9 @@ def _save_resolution(resolution: Resolution, clauses: dict[int, str] | None, by:
 
 def resolution_create(*, by: User | None, clauses: Iterable[Mapping[str, Any]] = (), **fields: Any) -> Resolution:
     """Record a resolution with its numbered clauses (each {number, text})."""
-    _check_editable(fields, RESOLUTION_FIELDS)
-    resolution = Resolution(**fields)
+    resolution = Resolution()
+    # Uniqueness is checked by `_refuse_duplicate_resolution`, with a message naming what is already there.
+    apply_fields(resolution, fields, editable=RESOLUTION_FIELDS, validate_constraints=False)
     cleaned = _clean_clauses(clauses)
     with transaction.atomic():
         _save_resolution(resolution, cleaned, by)
@@ -365,14 +409,19 @@ def resolution_update(
     *, resolution_id: int, by: User | None, clauses: Iterable[Mapping[str, Any]] | None = None, **fields: Any
 ) -> Resolution:
     """Edit a resolution. `clauses`, when given, is the whole list, matched by number: a clause keeps its
-    id while its number stays; one left out is removed, unless demands rest on it."""
-    _check_editable(fields, RESOLUTION_FIELDS)
+    id while its number stays; one left out is removed, unless demands rest on it. Nothing changed: nothing
+    saved."""
+    refuse_unknown_fields(fields, RESOLUTION_FIELDS)
     cleaned = None if clauses is None else _clean_clauses(clauses)
     with transaction.atomic():
         resolution = Resolution.objects.select_for_update().get(pk=resolution_id)
-        for field, value in fields.items():
-            setattr(resolution, field, value)
-        _save_resolution(resolution, cleaned, by)
+        changed = apply_fields(resolution, fields, editable=RESOLUTION_FIELDS, validate_constraints=False)
+        if cleaned is not None and not _clauses_changed(resolution, cleaned):
+            cleaned = None
+        if changed:
+            _save_resolution(resolution, cleaned, by)
+        elif cleaned is not None:
+            _save_clauses(resolution, cleaned, by)
     return resolution
 
 
@@ -393,41 +442,32 @@ def _existing_demand_ids(demand_ids: Iterable[int]) -> list[int]:
     return wanted
 
 
-def _save_session(session: BargainingSession, demand_ids: Iterable[int] | None, by: User | None) -> None:
-    try:
-        session.full_clean()
-    except ValidationError as exc:
-        raise ValidationFailed(exc.message_dict) from exc
-    ids = None if demand_ids is None else _existing_demand_ids(demand_ids)
+def session_create(*, by: User | None, demand_ids: Iterable[int] = (), **fields: Any) -> BargainingSession:
+    """Record a bargaining session: date, place, kind, team notes and the demands discussed."""
+    session = BargainingSession()
+    apply_fields(session, fields, editable=SESSION_FIELDS)
+    ids = _existing_demand_ids(demand_ids)
     session._history_user = by
     with transaction.atomic():
         session.save()
-        if ids is not None:
-            session.demands.set(ids)
-
-
-def session_create(*, by: User | None, demand_ids: Iterable[int] = (), **fields: Any) -> BargainingSession:
-    """Record a bargaining session: date, place, kind, team notes and the demands discussed."""
-    _check_session_fields(fields)
-    session = BargainingSession(**fields)
-    _save_session(session, demand_ids, by)
+        session.demands.set(ids)
     return session
 
 
 def session_update(
     *, session_id: int, by: User | None, demand_ids: Iterable[int] | None = None, **fields: Any
 ) -> BargainingSession:
-    """Edit a session; `demand_ids`, when given, replace the demands discussed."""
-    _check_session_fields(fields)
+    """Edit a session; `demand_ids`, when given, replace the demands discussed. An edit that changes
+    nothing writes no audit row."""
+    refuse_unknown_fields(fields, SESSION_FIELDS)
+    ids = None if demand_ids is None else _existing_demand_ids(demand_ids)
     with transaction.atomic():
         session = BargainingSession.objects.select_for_update().get(pk=session_id)
-        for name, value in fields.items():
-            setattr(session, name, value)
-        _save_session(session, demand_ids, by)
+        data = fields if ids is None else {**fields, "demands": ids}
+        changed = apply_fields(session, data, editable=SESSION_FIELDS | {"demands"})
+        if changed - {"demands"}:
+            session._history_user = by
+            session.save()
+        if "demands" in changed:
+            session.demands.set(ids)
     return session
-
-
-def _check_session_fields(fields: dict[str, Any]) -> None:
-    unknown = sorted(set(fields) - SESSION_FIELDS)
-    if unknown:
-        raise ValidationFailed({name: ["This field cannot be edited."] for name in unknown})

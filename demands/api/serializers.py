@@ -1,8 +1,8 @@
 """Representations of demands, their history, evidence and resolutions.
 
 Output serializers come in pairs: the plain one for everyone, the `Team...` one adding the
-team-only fields. Views choose per request, so a team-only field is absent (not null) for
-anyone else. Input serializers only check field values; the services apply the rules.
+fields its model declares in `TEAM_ONLY_FIELDS`. Views choose per request, so a team-only
+field is absent (not null) for anyone else. Input serializers only check field values; the services apply the rules.
 """
 
 import datetime
@@ -162,14 +162,8 @@ class TeamDemandSerializer(DemandSerializer):
     )
 
     class Meta(DemandSerializer.Meta):
-        fields = [
-            *DemandSerializer.Meta.fields,
-            "owner",
-            "internal_notes",
-            "fallback_position",
-            "priority_tier",
-            "allowed_next_statuses",
-        ]
+        # `allowed_next_statuses` is no confidence (it follows from the status): a hint for the team's writes.
+        fields = [*DemandSerializer.Meta.fields, *Demand.TEAM_ONLY_FIELDS, "allowed_next_statuses"]
         read_only_fields = fields
 
 
@@ -202,7 +196,7 @@ class TeamStatusChangeSerializer(StatusChangeSerializer):
     )
 
     class Meta(StatusChangeSerializer.Meta):
-        fields = [*StatusChangeSerializer.Meta.fields, "internal_note", "changed_by"]
+        fields = [*StatusChangeSerializer.Meta.fields, *StatusChange.TEAM_ONLY_FIELDS]
         read_only_fields = fields
 
 
@@ -260,7 +254,7 @@ class TeamEvidenceSerializer(EvidenceSerializer):
     )
 
     class Meta(EvidenceSerializer.Meta):
-        fields = [*EvidenceSerializer.Meta.fields, "verified_by"]
+        fields = [*EvidenceSerializer.Meta.fields, *Evidence.TEAM_ONLY_FIELDS]
         read_only_fields = fields
 
 

@@ -24,7 +24,6 @@ from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import ScopedRateThrottle
 
-from ..errors import StaleVersion
 from ..models import Demand
 from ..roles import is_team
 from ..selectors import (
@@ -41,6 +40,7 @@ from ..services import (
     evidence_create,
     evidence_link_create,
     evidence_update,
+    refuse_stale,
     resolution_create,
     resolution_update,
 )
@@ -132,14 +132,6 @@ def _if_match_version(request: Request) -> int | None:
     if match is None:
         raise InvalidIfMatch()
     return int(match.group(1))
-
-
-def _refuse_stale(demand: Demand, seen: int) -> None:
-    if seen != demand.version:
-        raise StaleVersion(
-            f"“{demand.title}” was changed by someone else (you saw version {seen}, it is now version "
-            f"{demand.version}). Reload it and try again."
-        )
 
 
 def _expected_version(header_version: int | None, body_version: int | None) -> int:
@@ -261,7 +253,7 @@ class DemandViewSet(
         demand = self.get_object()
         header_version = _if_match_version(request)
         if header_version is not None:  # a precondition is checked before the body is read (RFC 9110)
-            _refuse_stale(demand, header_version)
+            refuse_stale(demand, header_version)
         serializer = DemandInputSerializer(
             data=request.data, partial=kwargs.get("partial", False), context={"demand": demand}
         )
@@ -284,7 +276,7 @@ class DemandViewSet(
         demand = self.get_object()
         header_version = _if_match_version(request)
         if header_version is not None:
-            _refuse_stale(demand, header_version)
+            refuse_stale(demand, header_version)
         serializer = TransitionInputSerializer(data=request.data, demand=demand)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -312,7 +304,7 @@ class DemandViewSet(
         demand = self.get_object()
         header_version = _if_match_version(request)
         if header_version is not None:
-            _refuse_stale(demand, header_version)
+            refuse_stale(demand, header_version)
         serializer = EvidenceCitationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

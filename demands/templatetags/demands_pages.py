@@ -1,11 +1,14 @@
 """Small helpers for the demand pages' templates."""
 
 from decimal import Decimal
+from typing import Any
 
 from django import template
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import models
 
 from demands import roles
+from demands.models import team_only_fields
 
 register = template.Library()
 
@@ -15,6 +18,31 @@ def is_team(user: User | AnonymousUser | None) -> bool:
     """`{% if user|is_team %}`: the bargaining team's material is shown only under this test."""
     # Error pages render without a request: there `user` is an empty string.
     return hasattr(user, "is_authenticated") and roles.is_team(user)
+
+
+def _shown(instance: models.Model, name: str) -> Any:
+    field = instance._meta.get_field(name)
+    if field.choices:
+        return getattr(instance, f"get_{name}_display")()
+    value = getattr(instance, name)
+    if isinstance(value, models.Model):
+        return value.get_username() if isinstance(value, User) else str(value)
+    return value
+
+
+@register.inclusion_tag("demands/_team_only.html", takes_context=True)
+def team_only_facts(context: template.Context, instance: models.Model) -> dict[str, Any]:
+    """The fields `instance`'s model declares team-only, labelled, for the team's eyes alone.
+
+    Pages show team-only material through this tag only, so a field added to the declaration appears here
+    for the team and, by the same test, nowhere for anyone else.
+    """
+    if not is_team(context.get("user")):
+        return {"facts": []}
+    facts = [
+        (instance._meta.get_field(name).verbose_name, _shown(instance, name)) for name in team_only_fields(instance)
+    ]
+    return {"facts": facts}
 
 
 @register.filter

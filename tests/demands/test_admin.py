@@ -209,7 +209,8 @@ def test_admin_edit_on_a_stale_copy_is_refused_and_changes_nothing(client, admin
     }
     response = client.post(admin_url(Demand, "change", demand.pk), data)
     assert response.status_code == 200
-    assert "changed by someone else since you opened it" in response.content.decode()
+    # The one stale-version message, as the site and the API word it.
+    assert "was changed by someone else (you saw version 1, it is now version 2)" in response.content.decode()
     demand.refresh_from_db()
     assert (demand.target, demand.version) == ("old target", 2)
     data["seen_version"] = 2

@@ -28,13 +28,13 @@ def post_in_thread(token: str, url: str, body: dict, headers: dict, barrier: thr
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("via", ["if-match", "body"])
 def test_concurrent_transitions_with_the_same_version_one_wins_one_gets_412(admin_user, team_user, via, monkeypatch):
-    check_version = services._refuse_stale
+    check_version = services.refuse_stale
 
     def slow_check(demand: Demand, expected_version: int) -> None:
         check_version(demand, expected_version)
         time.sleep(0.5)  # widen the window: both requests are inside the service at once
 
-    monkeypatch.setattr(services, "_refuse_stale", slow_check)
+    monkeypatch.setattr(services, "refuse_stale", slow_check)
     demand = DemandFactory(status=Status.PROPOSED)
     url = f"/api/v1/demands/{demand.pk}/transition/"
     requests = [({"status": "countered"}, admin_user), ({"status": "tentative_agreement"}, team_user)]

@@ -56,3 +56,20 @@ def test_load_campaign_keeps_the_teams_edits():
     Demand.objects.filter(slug="trauma-supports").update(summary="Edited by the team.")
     call_command("load_campaign")
     assert Demand.objects.get(slug="trauma-supports").summary == "Edited by the team."
+
+
+def test_load_campaign_writes_through_the_services_history_and_audit_included():
+    from demands.campaign import DEMANDS
+    from demands.models import EvidenceLink, StatusChange
+
+    call_command("load_campaign")
+    for item in DEMANDS:
+        demand = Demand.objects.get(slug=item["slug"])
+        # Created as a draft, proposed by a transition, then each citation bumps the version.
+        assert demand.version == 2 + len(item["claims"]), demand.slug
+        change = StatusChange.objects.get(demand=demand)
+        assert (change.from_status, change.to_status) == (Status.DRAFT, Status.PROPOSED)
+        assert demand.history.earliest().history_type == "+"
+        assert demand.history.count() == demand.version
+    assert EvidenceLink.history.filter(history_type="+").count() == EvidenceLink.objects.count() > 0
+    assert Evidence.history.count() == Evidence.objects.count()

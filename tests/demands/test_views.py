@@ -198,7 +198,8 @@ def test_team_sees_team_only_fields_and_notes_marked_confidential(team_client, t
     assert "Important" in team_section
     note = page.index("They blinked.")
     assert page.rindex(CONFIDENTIAL, 0, note) > page.index('id="history-heading"')
-    assert "Recorded by team-member" in page
+    # The status change's team-only fields, as the model declares them, in the confidential box of the row.
+    assert page.index("They blinked.") < page.index("<dt>Changed by</dt><dd>team-member</dd>")
 
 
 def test_resolution_page_lists_clauses_and_only_visible_demands(client, team_user):

@@ -1,0 +1,366 @@
+"""One audience rule everywhere: who reads what, across pages, feed, API, admin and digests.
+
+Each object's title carries a canary of its visibility, and every field a model declares team-only
+(`TEAM_ONLY_FIELDS`, read from the models, so a new declaration extends these tests) carries one too.
+"""
+
+import json
+from io import StringIO
+from urllib.parse import urlsplit
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import User
+from django.core import mail
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from bargaining.links import digest_url
+from bargaining.models import Delivery
+from demands.models import Audience, Demand, Evidence, Status, StatusChange, Visibility, team_only_fields
+from demands.roles import audience_of
+from tests.factories import (
+    BargainingSessionFactory,
+    DemandFactory,
+    EvidenceFactory,
+    EvidenceLinkFactory,
+    FigureFactory,
+    MemberFactory,
+    ResolutionClauseFactory,
+    UserFactory,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+
+ROLES = ["anonymous", "member", "staff", "staff_member", "team", "superuser"]
+FIXTURES = {
+    "anonymous": "anonymous",
+    "member": "member_user",
+    "staff": "staff_user",
+    "staff_member": "staff_member_user",
+    "team": "team_user",
+    "superuser": "admin_user",
+}
+
+
+@pytest.fixture
+def users(request) -> dict:
+    return {role: request.getfixturevalue(fixture) for role, fixture in FIXTURES.items()}
+
+
+def test_audience_of_each_kind_of_account(users, staff_team_user):
+    assert {role: audience_of(user) for role, user in users.items()} == {
+        "anonymous": Audience.PUBLIC,
+        "member": Audience.MEMBERS,
+        "staff": Audience.PUBLIC,
+        "staff_member": Audience.MEMBERS,
+        "team": Audience.TEAM,
+        "superuser": Audience.TEAM,
+    }
+    assert audience_of(None) == Audience.PUBLIC
+    staff_team_user.is_active = False
+    assert audience_of(staff_team_user) == Audience.PUBLIC
+
+
+def test_each_audience_reads_its_visibilities_and_nothing_more():
+    assert Audience.PUBLIC.visibilities == (Visibility.PUBLIC,)
+    assert Audience.MEMBERS.visibilities == (Visibility.PUBLIC, Visibility.MEMBERS)
+    assert set(Audience.TEAM.visibilities) == set(Visibility.values)
+
+
+# --- The world: canaries at every visibility and in every team-only field ----------------------------------
+
+
+def team_only_models() -> list:
+    return [model for model in apps.get_models() if team_only_fields(model)]
+
+
+def plant_team_only_canaries() -> set[str]:
+    """Write a canary into every declared team-only field of every row; return the strings to look for."""
+    needles: set[str] = set()
+    for model in team_only_models():
+        assert model.objects.exists(), f"the world has no {model.__name__} to plant a canary in"
+        values = {}
+        for name in team_only_fields(model):
+            field = model._meta.get_field(name)
+            label = f"canary-{model._meta.model_name}-{name}".replace("_", "-")
+            if field.is_relation:
+                values[name] = UserFactory(username=label)
+                needles.add(label)
+            elif field.choices:
+                value, display = list(field.choices)[-1]
+                values[name] = value
+                needles.update({value, str(display)})
+            else:
+                values[name] = label.upper()
+                needles.add(label.upper())
+        model.objects.update(**values)
+    return needles
+
+
+VISIBLE = {
+    visibility: {f"DEMAND-{visibility.upper()}-CANARY", f"EVIDENCE-{visibility.upper()}-CANARY"}
+    for visibility in Visibility.values
+}
+
+
+@pytest.fixture
+def world(db) -> dict:
+    clause = ResolutionClauseFactory(text="Ends the police contract.")
+    session = BargainingSessionFactory()
+    demands, evidence = {}, {}
+    for visibility in Visibility.values:
+        demand = DemandFactory(
+            title=f"DEMAND-{visibility.upper()}-CANARY", slug=f"demand-{visibility}", visibility=visibility
+        )
+        demand.clauses.add(clause)
+        session.demands.add(demand)
+        StatusChange.objects.create(
+            demand=demand, from_status=Status.PROPOSED, to_status=Status.COUNTERED, note="Countered.", session=session
+        )
+        Demand.objects.filter(pk=demand.pk).update(status=Status.COUNTERED)
+        item = EvidenceFactory(title=f"EVIDENCE-{visibility.upper()}-CANARY", visibility=visibility)
+        FigureFactory(evidence=item)
+        demands[visibility], evidence[visibility] = demand, item
+    for demand in demands.values():
+        for item in evidence.values():
+            EvidenceLinkFactory(demand=demand, evidence=item, claim="supports: it")
+    return {"demands": demands, "evidence": evidence, "clause": clause, "session": session}
+
+
+@pytest.fixture
+def team_only(world) -> set[str]:
+    return plant_team_only_canaries()
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None and not getattr(user, "is_anonymous", False):
+        client.force_login(user)
+    return client
+
+
+def fingerprint(response, needles: set[str]) -> tuple[int, frozenset[str]]:
+    """What a response shows: its status and the canaries in its bytes. A refusal is a refusal, whether it
+    sends a visitor to sign in (302, 401) or tells a signed-in account no (403)."""
+    body = response.content.decode()
+    status = 403 if response.status_code in (302, 401) else response.status_code
+    return status, frozenset(needle for needle in needles if needle in body)
+
+
+def page_urls(world: dict) -> list[str]:
+    urls = ["/", "/evidence/", "/feed/", world["clause"].resolution.get_absolute_url(), "/sessions/"]
+    return urls + [demand.get_absolute_url() for demand in world["demands"].values()]
+
+
+def api_urls(world: dict) -> list[str]:
+    urls = ["/api/v1/demands/", "/api/v1/evidence/", "/api/v1/resolutions/", "/api/v1/sessions/"]
+    urls += [f"/api/v1/sessions/{world['session'].pk}/", "/api/v1/members/"]
+    for demand in world["demands"].values():
+        urls += [f"/api/v1/demands/{demand.pk}/", f"/api/v1/demands/{demand.pk}/history/"]
+    urls += [f"/api/v1/evidence/{item.pk}/" for item in world["evidence"].values()]
+    return urls
+
+
+def api_client_for(api_client, user):
+    return api_client(None if user is None or getattr(user, "is_anonymous", False) else user)
+
+
+def assert_rows_alike(seen: dict, urls: list[str]) -> None:
+    """Staff status adds nothing: staff outside the team sees what the public (or a member) sees."""
+    for url in urls:
+        assert seen["staff"][url] == seen["anonymous"][url], url
+        assert seen["staff_member"][url] == seen["member"][url], url
+        assert seen["superuser"][url] == seen["team"][url], url
+
+
+def shown(seen_by_url: dict) -> set[str]:
+    return set().union(*(found for _status, found in seen_by_url.values()))
+
+
+def test_pages_and_feed_follow_the_audience(users, world, team_only):
+    needles = set().union(*VISIBLE.values()) | team_only
+    urls = page_urls(world)
+    seen = {
+        role: {url: fingerprint(client_for(user).get(url), needles) for url in urls} for role, user in users.items()
+    }
+    assert_rows_alike(seen, urls)
+    assert shown(seen["anonymous"]) == VISIBLE["public"]
+    assert shown(seen["member"]) == VISIBLE["public"] | VISIBLE["members"]
+    assert shown(seen["team"]) >= set().union(*VISIBLE.values())
+    assert shown(seen["team"]) & team_only, "the team's pages show the team-only fields"
+    assert seen["staff"][world["demands"]["members"].get_absolute_url()][0] == 404
+    assert seen["staff"]["/sessions/"][0] in (302, 403)
+
+
+def test_api_follows_the_audience(users, world, team_only, api_client):
+    needles = set().union(*VISIBLE.values()) | team_only
+    urls = api_urls(world)
+    seen = {
+        role: {url: fingerprint(api_client_for(api_client, user).get(url), needles) for url in urls}
+        for role, user in users.items()
+    }
+    assert_rows_alike(seen, urls)
+    assert shown(seen["anonymous"]) == VISIBLE["public"]
+    assert shown(seen["member"]) == VISIBLE["public"] | VISIBLE["members"]
+    # Every declared team-only field reaches the team through the API (the session's, once declared, too).
+    # Every declared team-only field reaches the team through the API (a choice as its key, not its label).
+    assert shown(seen["team"]) >= set().union(*VISIBLE.values()) | team_only - {"Tradeable"}
+    for role in ["anonymous", "member", "staff", "staff_member"]:
+        assert seen[role]["/api/v1/members/"][0] == 403, role
+        assert seen[role][f"/api/v1/demands/{world['demands']['team'].pk}/"][0] == 404, role
+    assert seen["team"]["/api/v1/members/"][0] == 200
+
+
+def test_api_writes_are_the_teams_not_staffs(world, staff_user, staff_team_user, api_client):
+    demand = world["demands"]["public"]
+    body = {"target": "staff says so"}
+    assert (
+        api_client(staff_user)
+        .patch(f"/api/v1/demands/{demand.pk}/", body, format="json", HTTP_IF_MATCH='"1"')
+        .status_code
+        == 403
+    )
+    response = api_client(staff_team_user).patch(
+        f"/api/v1/demands/{demand.pk}/", body, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert response.status_code == 200
+
+
+ADMIN_ROLES = {
+    "staff": "staff_user",
+    "staff_member": "staff_member_user",
+    "team": "staff_team_user",
+    "superuser": "admin_user",
+}
+
+
+def admin_urls(world: dict) -> list[str]:
+    urls = [reverse("admin:demands_demand_changelist"), reverse("admin:demands_evidence_changelist")]
+    urls += [reverse("admin:demands_statuschange_changelist"), reverse("admin:demands_historicaldemand_changelist")]
+    urls += [reverse("admin:demands_demand_change", args=[demand.pk]) for demand in world["demands"].values()]
+    urls += [reverse("admin:demands_evidence_change", args=[item.pk]) for item in world["evidence"].values()]
+    for demand in world["demands"].values():
+        urls.append(reverse("admin:demands_demand_history", args=[demand.pk]))
+        record = demand.history.latest()
+        urls.append(reverse("admin:demands_demand_simple_history", args=[demand.pk, record.history_id]))
+    return urls
+
+
+def test_admin_follows_the_audience(request, world, team_only):
+    # History rows that name the team-only fields' canaries, as an edit in the admin would leave them.
+    for demand in Demand.objects.all():
+        demand.save()
+    needles = set().union(*VISIBLE.values()) | team_only
+    urls = admin_urls(world)
+    seen = {}
+    for role, fixture in ADMIN_ROLES.items():
+        client = client_for(request.getfixturevalue(fixture))
+        seen[role] = {url: fingerprint(client.get(url, follow=True), needles) for url in urls}
+    assert shown(seen["staff"]) == VISIBLE["public"]
+    assert shown(seen["staff_member"]) == VISIBLE["public"] | VISIBLE["members"]
+    assert seen["team"] == seen["superuser"]
+    assert shown(seen["team"]) >= set().union(*VISIBLE.values())
+    assert shown(seen["team"]) & team_only
+    changelist = client_for(request.getfixturevalue("staff_user")).get(reverse("admin:demands_demand_changelist"))
+    assert [demand.slug for demand in changelist.context["cl"].result_list] == ["demand-public"]
+    team_demand = world["demands"]["team"]
+    assert seen["staff"][reverse("admin:demands_demand_history", args=[team_demand.pk])][0] == 404
+
+
+def test_reverting_to_an_old_version_in_the_admin_is_off(client, admin_user, world):
+    demand = world["demands"]["public"]
+    record = demand.history.earliest()
+    client.force_login(admin_user)
+    url = reverse("admin:demands_demand_simple_history", args=[demand.pk, record.history_id])
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"title": "Reverted"}).status_code == 403
+    demand.refresh_from_db()
+    assert demand.title == "DEMAND-PUBLIC-CANARY"
+
+
+def test_admin_transition_page_is_the_teams_whatever_the_permissions(world, staff_user, staff_team_user):
+    demand = world["demands"]["public"]
+    staff_user.user_permissions.add(*staff_user.user_permissions.model.objects.filter(codename="transition_demand"))
+    url = reverse("admin:demands_demand_transition", args=[demand.pk])
+    assert client_for(staff_user).get(url).status_code == 403
+    page = client_for(staff_user).get(reverse("admin:demands_demand_change", args=[demand.pk]))
+    assert url not in page.content.decode()
+    assert client_for(staff_team_user).get(url).status_code == 200
+    assert (
+        url
+        in client_for(staff_team_user).get(reverse("admin:demands_demand_change", args=[demand.pk])).content.decode()
+    )
+
+
+def test_staff_outside_the_team_cannot_set_team_only_fields_in_the_admin(world, staff_user):
+    demand = world["demands"]["public"]
+    form = (
+        client_for(staff_user).get(reverse("admin:demands_demand_change", args=[demand.pk])).context["adminform"].form
+    )
+    assert not set(form.fields) & set(Demand.TEAM_ONLY_FIELDS)
+
+
+# --- No team-only field in any non-team output -------------------------------------------------------------
+
+
+def digest_bytes(world: dict, django_capture_on_commit_callbacks) -> list[bytes]:
+    """A weekly digest sent to a member through the real send path, and the same digest in the browser."""
+    MemberFactory(email="reader@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("send_digests", "--frequency", "weekly", stdout=StringIO())
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0].message().as_bytes()
+    delivery = Delivery.objects.get(member__email="reader@example.org")
+    browser = Client().get(urlsplit(digest_url(delivery)).path)
+    assert browser.status_code == 200
+    return [message, browser.content]
+
+
+@pytest.mark.parametrize("who", ["anonymous", "member", "staff"])
+def test_no_team_only_field_in_any_non_team_output(
+    request, world, team_only, who, api_client, django_capture_on_commit_callbacks
+):
+    user = (
+        None if who == "anonymous" else request.getfixturevalue({"member": "member_user", "staff": "staff_user"}[who])
+    )
+    outputs: dict[str, bytes] = {}
+    client = client_for(user)
+    for url in page_urls(world):
+        outputs[url] = client.get(url, follow=True).content
+    api = api_client_for(api_client, user)
+    for url in api_urls(world):
+        outputs[url] = api.get(url).content
+    if who == "anonymous":
+        for index, body in enumerate(digest_bytes(world, django_capture_on_commit_callbacks)):
+            outputs[f"digest {index}"] = body
+        assert b"DEMAND-MEMBERS-CANARY" in outputs["digest 0"], "the digest carries what members may read"
+    assert len(outputs) >= 20
+    for where, body in outputs.items():
+        text = body.decode("utf-8", "replace")
+        leaked = {needle for needle in team_only if needle in text}
+        assert not leaked, f"{where} shows {leaked}"
+        assert "DEMAND-TEAM-CANARY" not in text, where
+    # The API's team-only keys are absent, not null, from every non-team representation.
+    for url in api_urls(world):
+        if api.get(url).status_code != 200:
+            continue
+        payload = json.loads(outputs[url])
+        rows = payload.get("results", [payload]) if isinstance(payload, dict) else payload
+        declared = {name for model in team_only_models() for name in team_only_fields(model)}
+        for row in rows:
+            assert not set(row) & declared, url
+
+
+def test_team_serializers_add_exactly_the_declared_fields():
+    from demands.api import serializers as s
+
+    pairs = [
+        (s.DemandSerializer, s.TeamDemandSerializer, Demand, {"allowed_next_statuses"}),
+        (s.StatusChangeSerializer, s.TeamStatusChangeSerializer, StatusChange, set()),
+        (s.EvidenceSerializer, s.TeamEvidenceSerializer, Evidence, set()),
+    ]
+    for public, team, model, hints in pairs:
+        assert not set(public.Meta.fields) & set(model.TEAM_ONLY_FIELDS), public
+        assert set(team.Meta.fields) - set(public.Meta.fields) == set(model.TEAM_ONLY_FIELDS) | hints, team
