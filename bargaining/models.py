@@ -94,9 +94,14 @@ class DigestRun(models.Model):
         DONE = "done", "Done"
 
     frequency = models.CharField(max_length=8, choices=Member.Frequency.choices)
-    period_start = models.DateField(help_text="The Chicago-local day (daily) or the Monday of the week (weekly).")
-    window_start = models.DateTimeField(help_text="Start of the window for members without an earlier digest.")
-    window_end = models.DateTimeField()
+    period_start = models.DateField(
+        help_text="The local day (daily) or the Monday of the local week (weekly) the run is planned in, "
+        "in DIGEST_TIME_ZONE."
+    )
+    window_start = models.DateTimeField(
+        help_text="Start of the window for members without an earlier digest: the previous period's first midnight."
+    )
+    window_end = models.DateTimeField(help_text="This period's first local midnight; every member's window ends here.")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNING, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -109,6 +114,26 @@ class DigestRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_frequency_display()} digest of {self.period_start:%Y-%m-%d}"
+
+
+class DigestBody(models.Model):
+    """A digest's subject, text and HTML exactly as sent, with placeholders for each member's links.
+
+    Stored once per distinct rendering and shared by every delivery that got it, so `/digests/<token>/`
+    shows what the member was sent even after their topics change or new changes land.
+    """
+
+    key = models.CharField(max_length=64, unique=True, help_text="SHA-256 of subject, text and HTML.")
+    subject = models.CharField(max_length=255)
+    text = models.TextField()
+    html = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "digest body"
+
+    def __str__(self) -> str:
+        return self.subject
 
 
 class Delivery(models.Model):
@@ -129,6 +154,14 @@ class Delivery(models.Model):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="deliveries")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     window_start = models.DateTimeField(help_text="This member's window starts where their previous digest ended.")
+    body = models.ForeignKey(
+        DigestBody,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        help_text="What was sent; empty until sent, and for digests sent before bodies were kept.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True)
