@@ -32,8 +32,8 @@ from tests.factories import CategoryFactory, DemandFactory, EvidenceFactory, Evi
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(120),
-    # Committed data, so the worker process sees it; serialized_rollback restores migration rows afterwards.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Committed data, so the worker process sees it; conftest.migration_rows restores migration rows.
+    pytest.mark.django_db(transaction=True),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]

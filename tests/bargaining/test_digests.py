@@ -25,7 +25,7 @@ from bargaining.digests.sweeping import deliveries_sweep
 from bargaining.links import DigestLinks
 from bargaining.models import Delivery, DigestRun, Member
 from bargaining.selectors import digest_run_counts
-from bargaining.tasks import deliveries_sweep_and_enqueue, digest_plan_and_enqueue
+from bargaining.tasks import deliveries_sweep_and_enqueue, digest_plan_and_enqueue, send_digest_batch
 from bargaining.tokens import DIGEST, make_token
 from demands.models import Evidence, Status, StatusChange, Visibility
 from tests.bargaining.backends import ScriptedBackend
@@ -358,8 +358,8 @@ def test_digest_page_shows_the_delivery_digest_and_rejects_tampered_tokens(clien
 
 
 # Committed transactions, as in production: the batches run in-process when the planner commits.
-# serialized_rollback restores the rows migrations created (groups, schedule) for later tests.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# The rows migrations created (groups, schedule) come back for later tests through conftest.migration_rows.
+@pytest.mark.django_db(transaction=True)
 def test_send_digests_command_plans_sends_and_reports_counts(campaign):
     MemberFactory.create_batch(2, frequency=Member.Frequency.DAILY)
     yesterday_ended = digest_period(frequency="daily", now=timezone.now()).window_end
@@ -409,7 +409,7 @@ def test_admin_shows_run_counts_preview_and_sends_a_test_digest(client, plan, ca
     assert b"1 delivery" in deliveries.content
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_batch_claims_its_rows_while_another_transaction_holds_the_run_row(campaign, now):
     # The planner locks the run row while (re)planning; batches must not skip their rows meanwhile.
     run = DigestRun.objects.create(
@@ -499,3 +499,15 @@ def test_an_email_service_works_by_settings_alone(settings, campaign, plan):
     assert message.extra_headers["List-Unsubscribe"].startswith("<https://")
     assert SECRET not in message.body
     assert [mimetype for _, mimetype in message.alternatives] == ["text/html"]
+
+
+def test_the_send_task_stops_a_batch_at_its_soft_time_limit(settings, campaign, now):
+    """The task layer owns the time limit: it tells the plain function which exception means "stop now"."""
+    settings.EMAIL_BACKEND = SCRIPTED
+    first, _second = MemberFactory.create_batch(2)
+    ScriptedBackend.reset({first.email: ["time limit"]})
+    run = digest_plan(frequency="weekly", now=now).run
+    with pytest.raises(SoftTimeLimitExceeded):
+        send_digest_batch.delay(delivery_ids=list(run.deliveries.order_by("id").values_list("id", flat=True)))
+    assert set(run.deliveries.values_list("state", flat=True)) == {Delivery.State.PENDING}
+    assert ScriptedBackend.sent == []
