@@ -32,6 +32,11 @@ class BargainingSession(models.Model):
         return f"{self.get_kind_display()}, {self.held_on:%Y-%m-%d}"
 
 
+# PostgreSQL cannot store NUL in text, and model fields (unlike form fields) do not check for it;
+# the member service and the roster import refuse it with this message.
+NUL_CHARACTERS = "Null characters are not allowed."
+
+
 class Member(models.Model):
     """A union member who receives status digests by email; no account needed."""
 

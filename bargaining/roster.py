@@ -20,8 +20,7 @@ from django.utils import timezone
 from demands.errors import ValidationFailed
 from demands.models import Category
 
-from .models import Member
-from .services import NUL_CHARACTERS
+from .models import NUL_CHARACTERS, Member
 
 CSV_COLUMNS = ("email", "name", "school", "language", "frequency", "topics")
 TOPIC_SEPARATOR = ";"

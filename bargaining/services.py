@@ -13,12 +13,10 @@ from django.utils import timezone
 from demands.errors import ValidationFailed
 from demands.models import Category, Demand
 
-from .models import BargainingSession, Member
+from .models import NUL_CHARACTERS, BargainingSession, Member
 
 EDITABLE_FIELDS = frozenset({"email", "name", "school", "language", "frequency", "state", "topics"})
 DUPLICATE_EMAIL = "A member with this email address already exists (case does not matter)."
-# PostgreSQL cannot store NUL in text, and model fields (unlike form fields) do not check for it.
-NUL_CHARACTERS = "Null characters are not allowed."
 
 
 def _normalize(member: Member) -> None:

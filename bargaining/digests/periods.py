@@ -10,9 +10,10 @@ weekly one 167 or 169, yet always exactly one local day or week. A run planned l
 
 import datetime
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core import checks
 
 from demands.errors import DomainError
 
@@ -39,6 +40,22 @@ class DigestPeriod:
 
 def digest_time_zone() -> ZoneInfo:
     return ZoneInfo(settings.DIGEST_TIME_ZONE)
+
+
+@checks.register()
+def check_digest_time_zone(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
+    """A mistyped DIGEST_TIME_ZONE stops `manage.py check`, migrate and runserver, not the first run."""
+    try:
+        digest_time_zone()
+    except (ZoneInfoNotFoundError, ValueError):
+        return [
+            checks.Error(
+                f"DIGEST_TIME_ZONE={settings.DIGEST_TIME_ZONE!r} is not a time zone name.",
+                hint="Use an IANA name such as America/Chicago.",
+                id="bargaining.E001",
+            )
+        ]
+    return []
 
 
 def _local_midnight(day: datetime.date, zone: ZoneInfo) -> datetime.datetime:

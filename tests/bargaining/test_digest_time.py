@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
+from django.core.checks import run_checks
 from django.utils import timezone
 
 from bargaining.digests.periods import digest_period
@@ -201,6 +202,18 @@ def test_periods_follow_the_digest_time_zone_not_the_active_one(settings):
     tokyo = digest_period(frequency="weekly", now=moment)
     assert tokyo.start == datetime.date(2026, 11, 30)
     assert tokyo.window_start == datetime.datetime(2026, 11, 23, tzinfo=ZoneInfo("Asia/Tokyo"))
+
+
+@pytest.mark.parametrize("name", ["America/Chicag0", "", "../etc/passwd"])
+def test_a_mistyped_digest_time_zone_fails_the_system_check(settings, name):
+    settings.DIGEST_TIME_ZONE = name
+    errors = [message for message in run_checks() if message.id == "bargaining.E001"]
+    assert len(errors) == 1
+    assert "is not a time zone name" in errors[0].msg
+
+
+def test_the_default_digest_time_zone_passes_the_system_check():
+    assert not [message for message in run_checks() if message.id == "bargaining.E001"]
 
 
 # --- /digests/<token>/ shows what was sent ---
