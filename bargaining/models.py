@@ -159,11 +159,13 @@ class Delivery(models.Model):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="deliveries")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     window_start = models.DateTimeField(help_text="This member's window starts where their previous digest ended.")
+    # No index: nothing looks deliveries up by body, and every sent message would update one more.
     body = models.ForeignKey(
         DigestBody,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
+        db_index=False,
         related_name="deliveries",
         help_text="What was sent; empty until sent, and for digests sent before bodies were kept.",
     )
