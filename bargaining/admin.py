@@ -9,10 +9,11 @@ from django.utils.html import format_html
 
 from demands.errors import DomainError, ValidationFailed
 
+from .digests.preview import digest_preview, digest_send_test
 from .forms import MemberImportForm
 from .models import Delivery, DigestRun, Member
-from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse
-from .services import digest_preview, digest_send_test, member_create, member_update, members_import
+from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse, members_import
+from .services import member_create, member_update
 
 # Rejected rows listed on the import page; the counts above them always cover every row.
 IMPORT_REPORT_ROWS_SHOWN = 500

@@ -5,6 +5,10 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+# PostgreSQL cannot store NUL in text, and model fields (unlike form fields) do not check for it;
+# the member service and the roster import refuse it with this message.
+NUL_CHARACTERS = "Null characters are not allowed."
+
 
 class Member(models.Model):
     """A union member who receives status digests by email; no account needed."""
@@ -68,9 +72,14 @@ class DigestRun(models.Model):
         DONE = "done", "Done"
 
     frequency = models.CharField(max_length=8, choices=Member.Frequency.choices)
-    period_start = models.DateField(help_text="The Chicago-local day (daily) or the Monday of the week (weekly).")
-    window_start = models.DateTimeField(help_text="Start of the window for members without an earlier digest.")
-    window_end = models.DateTimeField()
+    period_start = models.DateField(
+        help_text="The local day (daily) or the Monday of the local week (weekly) the run is planned in, "
+        "in DIGEST_TIME_ZONE."
+    )
+    window_start = models.DateTimeField(
+        help_text="Start of the window for members without an earlier digest: the previous period's first midnight."
+    )
+    window_end = models.DateTimeField(help_text="This period's first local midnight; every member's window ends here.")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PLANNING, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -83,6 +92,26 @@ class DigestRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_frequency_display()} digest of {self.period_start:%Y-%m-%d}"
+
+
+class DigestBody(models.Model):
+    """A digest's subject, text and HTML exactly as sent, with placeholders for each member's links.
+
+    Stored once per distinct rendering and shared by every delivery that got it, so `/digests/<token>/`
+    shows what the member was sent even after their topics change or new changes land.
+    """
+
+    key = models.CharField(max_length=64, unique=True, help_text="SHA-256 of subject, text and HTML.")
+    subject = models.CharField(max_length=255)
+    text = models.TextField()
+    html = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "digest body"
+
+    def __str__(self) -> str:
+        return self.subject
 
 
 class Delivery(models.Model):
@@ -103,6 +132,16 @@ class Delivery(models.Model):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="deliveries")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     window_start = models.DateTimeField(help_text="This member's window starts where their previous digest ended.")
+    # No index: nothing looks deliveries up by body, and every sent message would update one more.
+    body = models.ForeignKey(
+        DigestBody,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="deliveries",
+        help_text="What was sent; empty until sent, and for digests sent before bodies were kept.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True)

@@ -1,15 +1,50 @@
-"""Celery tasks for digests: thin wrappers that take ids, call a service and own the retry policy."""
+"""Celery tasks for digests, and the only module that enqueues them.
+
+Tasks are thin: they take ids, call one plain function of `bargaining.digests` and own the retry
+policy. The plain functions return what is to be sent; `digest_plan_and_enqueue` and
+`deliveries_sweep_and_enqueue` put it on the queue once the caller's transaction commits, and are
+what every caller (beat, `send_digests`, tests) uses to start a run.
+"""
+
+import datetime
+from collections.abc import Sequence
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from .services import deliveries_send, deliveries_sweep, digest_plan
+from .digests.planning import digest_plan
+from .digests.sending import deliveries_send, delivery_batches
+from .digests.sweeping import SweepReport, deliveries_sweep
+from .models import DigestRun
+
+
+def deliveries_enqueue(*, delivery_ids: Sequence[int]) -> int:
+    """Enqueue send batches for these deliveries once the current transaction commits; returns the batch count."""
+    batches = delivery_batches(delivery_ids)
+    for batch in batches:
+        send_digest_batch.delay_on_commit(delivery_ids=batch)
+    return len(batches)
+
+
+def digest_plan_and_enqueue(*, frequency: str, now: datetime.datetime | None = None) -> DigestRun:
+    """Plan this period's run and enqueue its batches (in-process without a broker)."""
+    plan = digest_plan(frequency=frequency, now=now)
+    deliveries_enqueue(delivery_ids=plan.delivery_ids)
+    return plan.run
+
+
+def deliveries_sweep_and_enqueue(*, now: datetime.datetime | None = None) -> SweepReport:
+    """Sweep, and enqueue again what the broker lost or a dead worker left."""
+    report = deliveries_sweep(now=now)
+    deliveries_enqueue(delivery_ids=report.requeue_ids)
+    return report
 
 
 @shared_task(acks_late=True)
 def plan_digest(*, frequency: str) -> int:
     """The scheduled entry point (django-celery-beat): plan this period's run and enqueue its batches."""
-    return digest_plan(frequency=frequency).pk
+    return digest_plan_and_enqueue(frequency=frequency).pk
 
 
 @shared_task(bind=True, acks_late=True)
@@ -17,9 +52,10 @@ def send_digest_batch(self, *, delivery_ids: list[int]) -> dict[str, int]:
     """Send one batch; deliveries that failed temporarily are retried with exponential backoff.
 
     The number of attempts per delivery is bounded in the database (DIGEST_MAX_ATTEMPTS), so a
-    retry lost with the broker is picked up by the sweeper and still counted.
+    retry lost with the broker is picked up by the sweeper and still counted. Out of time (the
+    soft limit), the batch stops at once and hands its unsent rows back.
     """
-    report = deliveries_send(delivery_ids=delivery_ids)
+    report = deliveries_send(delivery_ids=delivery_ids, stop_on=(SoftTimeLimitExceeded,))
     if report.retry_ids:
         if self.request.is_eager:
             # In-process (no broker) Celery re-raises Retry instead of running it: retry at once here;
@@ -35,5 +71,5 @@ def send_digest_batch(self, *, delivery_ids: list[int]) -> dict[str, int]:
 @shared_task(acks_late=True)
 def sweep_stuck_deliveries() -> dict[str, int]:
     """Periodic: re-enqueue deliveries stuck in pending or sending, and close finished runs."""
-    report = deliveries_sweep()
+    report = deliveries_sweep_and_enqueue()
     return {"requeued": report.requeued, "failed": report.failed, "runs_done": report.runs_done}

@@ -15,11 +15,12 @@ from demands.selectors import sessions_with_demands_for
 from demands.services import session_create, session_update
 from demands.views import add_domain_error, team_required
 
-from .emails import digest_render
+from .digests.content import digest_changes_for
+from .digests.rendering import RenderedDigest, digest_render
 from .forms import PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
 from .models import Delivery, Member
-from .selectors import digest_changes_for, member_for_token
+from .selectors import member_for_token
 from .services import member_set_preferences, member_unsubscribe
 from .tokens import DIGEST, PREFERENCES, UNSUBSCRIBE, read_token
 
@@ -87,16 +88,22 @@ def digest(request: HttpRequest, token: str) -> HttpResponse:
     """The digest of one delivery in a browser, as its member got it by email."""
     delivery_id = read_token(DIGEST, token)
     delivery = (
-        Delivery.objects.select_related("run", "member").filter(pk=delivery_id).first()
+        Delivery.objects.select_related("run", "member", "body").filter(pk=delivery_id).first()
         if delivery_id is not None
         else None
     )
     if delivery is None:
         return _invalid_link(request)
-    content = digest_changes_for(
-        delivery.member, window_start=delivery.window_start, window_end=delivery.run.window_end
-    )
-    _text, html = digest_render(content).with_links(delivery_links(delivery))
+    if delivery.body is not None:
+        rendered = RenderedDigest.from_body(delivery.body)
+    elif delivery.state == Delivery.State.SENT:
+        # Sent before bodies were kept (migration 0010): rebuilt from its window, the closest there is.
+        rendered = digest_render(
+            digest_changes_for(delivery.member, window_start=delivery.window_start, window_end=delivery.run.window_end)
+        )
+    else:
+        return _invalid_link(request)  # nothing was sent: no email carries this link
+    _text, html = rendered.with_links(delivery_links(delivery))
     return _private(HttpResponse(html))
 
 

@@ -9,7 +9,7 @@ aiosmtpd sink (tests/bargaining/smtp_sink.py) in its own process, then measures 
 
 1. baseline: plain smtplib handing N prebuilt messages (a real digest, same size) to the sink
    on one connection;
-2. digests: `digest_plan` + a `celery -A config worker` (prefork, --concurrency) sending the run
+2. digests: `digest_plan_and_enqueue` + a `celery -A config worker` (prefork, --concurrency) sending the run
    through Redis to the same sink, timed from planning until the run is done.
 
 It prints wall times, the ratio, messages per second, the worker's peak memory (VmHWM of the
@@ -120,15 +120,20 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from bargaining.emails import digest_message
+    from bargaining.digests.periods import digest_period
+    from bargaining.digests.planning import digest_plan
+    from bargaining.digests.preview import digest_preview
+    from bargaining.digests.rendering import digest_message
+    from bargaining.digests.sending import deliveries_send
     from bargaining.links import DigestLinks
     from bargaining.models import Delivery, DigestRun, Member
     from bargaining.selectors import digest_run_counts
-    from bargaining.services import deliveries_send, digest_plan, digest_preview
+    from bargaining.tasks import digest_plan_and_enqueue
     from demands.models import Category, Demand, Status, StatusChange, Visibility
 
     # Seed: categories, ten member-visible status changes in the window, the members.
     now = timezone.now()
+    last_week = digest_period(frequency="weekly", now=now).window_end  # the weekly run reports the week before
     categories = [
         Category.objects.create(name=label, slug=slug, position=i)
         for i, (label, slug) in enumerate(
@@ -150,7 +155,7 @@ def main() -> None:
             to_status=Status.COUNTERED,
             note=f"CPS answered our proposal on demand {i}; the team holds the line.",
         )
-        StatusChange.objects.filter(pk=row.pk).update(changed_at=now - datetime.timedelta(hours=10 + i))
+        StatusChange.objects.filter(pk=row.pk).update(changed_at=last_week - datetime.timedelta(hours=10 + i))
     Member.objects.bulk_create(
         (Member(email=f"member{i:05d}@bench.example.org", name=f"Member {i}") for i in range(args.members)),
         batch_size=5000,
@@ -211,7 +216,7 @@ def main() -> None:
         log_path = Path(log.name)
         wait_for(lambda: " ready." in log_path.read_text(), timeout=60, what="the worker")
         start = time.perf_counter()
-        run = digest_plan(frequency="weekly")
+        run = digest_plan_and_enqueue(frequency="weekly")
         planned = time.perf_counter() - start
         wait_for(
             lambda: DigestRun.objects.get(pk=run.pk).state == DigestRun.State.DONE,
@@ -235,8 +240,8 @@ def main() -> None:
         Member.objects.filter(id__in=list(Member.objects.order_by("id").values_list("id", flat=True)[:201])).update(
             frequency=Member.Frequency.DAILY
         )
-        daily = digest_plan(frequency="daily", now=later + datetime.timedelta(seconds=1))
-        redis.Redis.from_url(redis_url).flushdb()  # no worker: these batches are sent right here
+        # Tomorrow's run reports today, with the change just made; nothing enqueued: sent right here.
+        daily = digest_plan(frequency="daily", now=later + datetime.timedelta(days=1)).run
         ids = list(Delivery.objects.filter(run=daily).order_by("id").values_list("id", flat=True))
         queries = {}
         for batch in (ids[:1], ids[1:201]):

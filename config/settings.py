@@ -170,8 +170,11 @@ DIGEST_RETRY_BACKOFF_MAX = float(os.environ.get("DIGEST_RETRY_BACKOFF_MAX", "600
 DIGEST_PENDING_STUCK_AFTER = float(os.environ.get("DIGEST_PENDING_STUCK_AFTER", "900"))
 DIGEST_SENDING_STUCK_AFTER = float(os.environ.get("DIGEST_SENDING_STUCK_AFTER", "900"))
 # "0": per-message outcome commits skip the WAL flush wait (PostgreSQL synchronous_commit=off), see
-# bargaining/services.py; "1" waits for it, halving throughput on slow disks.
+# bargaining/digests/sending.py; "1" waits for it, halving throughput on slow disks.
 DIGEST_SYNCHRONOUS_COMMIT = os.environ.get("DIGEST_SYNCHRONOUS_COMMIT", "0") == "1"
+# The calendar digests are cut on: a daily digest reports one local day, a weekly one a local week
+# from Monday, between local midnights (bargaining/digests/periods.py). Independent of TIME_ZONE.
+DIGEST_TIME_ZONE = os.environ.get("DIGEST_TIME_ZONE", "America/Chicago")
 
 REST_FRAMEWORK = {
     # Token first: an anonymous write then gets 401 with `WWW-Authenticate: Token`, not a bare 403.

@@ -194,7 +194,7 @@ def demand_status_counts_for_members() -> QuerySet:
     )
 
 
-def sessions_with_demands_for(user: User | AnonymousUser | None) -> QuerySet[BargainingSession]:
+def sessions_with_demands_for(user: Viewer) -> QuerySet[BargainingSession]:
     """Sessions, newest first, each with `visible_demands`: the demands discussed that `user` may see."""
     demands = demands_by_category(user).select_related("category")
     return BargainingSession.objects.prefetch_related(Prefetch("demands", demands, to_attr="visible_demands"))

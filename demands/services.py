@@ -139,8 +139,6 @@ def _refuse_reserved_slug(demand: Demand) -> None:
         raise ValidationFailed({"slug": [f"“{demand.slug}” is reserved for the site's own pages; choose another."]})
 
 
-
-
 def demand_transition(
     *,
     demand_id: int,

@@ -10,7 +10,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("bargaining", "0009_session_history"),
+        ("bargaining", "0010_digest_body"),
         ("demands", "0002_bargaining_sessions"),
     ]
 

@@ -21,18 +21,19 @@ from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
+from bargaining.digests.periods import digest_period
 from bargaining.models import Delivery, DigestRun, Member
 from bargaining.selectors import digest_run_counts
-from bargaining.services import digest_plan
+from bargaining.tasks import digest_plan_and_enqueue
 from config.celery import app as celery_app
-from demands.models import BargainingSession, Status, StatusChange, Visibility
+from demands.models import BargainingSession, Evidence, Status, StatusChange, Visibility
 from tests.factories import CategoryFactory, DemandFactory, EvidenceFactory, EvidenceLinkFactory, MemberFactory
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(120),
-    # Committed data, so the worker process sees it; serialized_rollback restores migration rows afterwards.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Committed data, so the worker process sees it; conftest.migration_rows restores migration rows.
+    pytest.mark.django_db(transaction=True),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,8 +218,9 @@ def beat(tmp_path, worker):
 
 @pytest.fixture
 def campaign():
-    """Public changes in two categories this week, and the marker in every team-only place."""
+    """Public changes in two categories in the last full week, and the marker in every team-only place."""
     now = timezone.now()
+    last_week = digest_period(frequency="weekly", now=now).window_end
     safety = CategoryFactory(name="Holistic safety")
     staffing = CategoryFactory(name="Staffing")
     quiet = CategoryFactory(name="Community schools")
@@ -232,19 +234,20 @@ def campaign():
     change(
         counselors,
         Status.COUNTERED,
-        when=now - datetime.timedelta(days=2),
+        when=last_week - datetime.timedelta(days=2),
         note="CPS countered with half.",
         internal_note=f"{MARKER} note",
     )
     restorative = DemandFactory(title="Restorative practices", category=safety, visibility=Visibility.MEMBERS)
-    change(restorative, Status.TENTATIVE_AGREEMENT, when=now - datetime.timedelta(days=1), note="TA reached.")
+    change(restorative, Status.TENTATIVE_AGREEMENT, when=last_week - datetime.timedelta(days=1), note="TA reached.")
     secret = DemandFactory(title=f"{MARKER} demand", category=safety, visibility=Visibility.TEAM)
-    change(secret, Status.COUNTERED, when=now - datetime.timedelta(days=1), note=f"{MARKER} public-looking note")
+    change(secret, Status.COUNTERED, when=last_week - datetime.timedelta(days=1), note=f"{MARKER} public-looking note")
     EvidenceLinkFactory(demand=counselors, evidence=EvidenceFactory(title="Counselor ratios report"))
     EvidenceLinkFactory(
         demand=counselors, evidence=EvidenceFactory(title=f"{MARKER} evidence", visibility=Visibility.TEAM)
     )
     EvidenceLinkFactory(demand=secret, evidence=EvidenceFactory(title="Public evidence for a team demand"))
+    Evidence.objects.update(created_at=last_week - datetime.timedelta(days=1))
     session = BargainingSession.objects.create(held_on=now.date(), team_notes=f"{MARKER} session")
     session.demands.add(counselors)
     return {"safety": safety, "staffing": staffing, "quiet": quiet}
@@ -279,7 +282,7 @@ def test_run_delivers_once_per_member_retries_4xx_fails_5xx_and_leaks_nothing(wo
     MemberFactory(state=Member.State.UNSUBSCRIBED)
     sink.script(tempfail={flaky.email: 2}, permfail=[gone.email])
 
-    run = digest_plan(frequency="weekly")  # enqueued to Redis; no worker yet
+    run = digest_plan_and_enqueue(frequency="weekly")  # enqueued to Redis; no worker yet
     Member.objects.filter(pk=leaving.pk).update(state=Member.State.UNSUBSCRIBED, unsubscribed_at=timezone.now())
     worker.start()
     wait_until_run_done(run.pk, timeout=60)
@@ -311,7 +314,7 @@ def test_run_delivers_once_per_member_retries_4xx_fails_5xx_and_leaks_nothing(wo
     assert "CPS countered with half." in staffing
     assert "Restorative practices" not in staffing
 
-    again = digest_plan(frequency="weekly")
+    again = digest_plan_and_enqueue(frequency="weekly")
     assert again.pk == run.pk
     time.sleep(1)
     assert sink.received() == received
@@ -326,7 +329,7 @@ def test_run_delivers_once_per_member_retries_4xx_fails_5xx_and_leaks_nothing(wo
     )
     assert response.status_code == 200
     assert Member.objects.get(pk=everyone[0].pk).state == Member.State.UNSUBSCRIBED
-    next_week = digest_plan(frequency="weekly", now=timezone.now() + datetime.timedelta(days=7))
+    next_week = digest_plan_and_enqueue(frequency="weekly", now=timezone.now() + datetime.timedelta(days=7))
     assert not next_week.deliveries.filter(member=everyone[0]).exists()
     assert next_week.deliveries.filter(member=everyone[1]).exists()
 
@@ -335,7 +338,7 @@ def test_worker_killed_mid_run_loses_no_member(worker, sink, beat, campaign):
     members = MemberFactory.create_batch(120)
     sink.script(delay=0.03)
     worker.start()
-    run = digest_plan(frequency="weekly")
+    run = digest_plan_and_enqueue(frequency="weekly")
     wait_for(lambda: len(sink.messages()) >= 30, timeout=30, what="a third of the messages")
     worker.kill()
     during = len(sink.messages())
@@ -356,7 +359,7 @@ def test_redis_flushed_mid_run_the_sweeper_completes_it(worker, sink, beat, brok
     members = MemberFactory.create_batch(120)
     sink.script(delay=0.03)
     worker.start()
-    run = digest_plan(frequency="weekly")
+    run = digest_plan_and_enqueue(frequency="weekly")
     wait_for(lambda: len(sink.messages()) >= 30, timeout=30, what="a third of the messages")
     broker.flushdb()
     assert len(sink.messages()) < len(members)

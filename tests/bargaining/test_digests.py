@@ -16,13 +16,18 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from bargaining.emails import DigestTemplate, digest_message, digest_render
+from bargaining.digests.content import DigestSource
+from bargaining.digests.periods import digest_period
+from bargaining.digests.planning import digest_plan
+from bargaining.digests.rendering import DigestTemplate, digest_message, digest_render
+from bargaining.digests.sending import deliveries_send
+from bargaining.digests.sweeping import deliveries_sweep
 from bargaining.links import DigestLinks
 from bargaining.models import Delivery, DigestRun, Member
-from bargaining.selectors import DigestSource, digest_run_counts
-from bargaining.services import deliveries_send, deliveries_sweep, digest_period_start, digest_plan
+from bargaining.selectors import digest_run_counts
+from bargaining.tasks import deliveries_sweep_and_enqueue, digest_plan_and_enqueue, send_digest_batch
 from bargaining.tokens import DIGEST, make_token
-from demands.models import Status, StatusChange, Visibility
+from demands.models import Evidence, Status, StatusChange, Visibility
 from tests.bargaining.backends import ScriptedBackend
 from tests.factories import (
     CategoryFactory,
@@ -55,12 +60,18 @@ def now():
 
 
 @pytest.fixture
+def last_week(now):
+    """The end of the local week a weekly run planned at `now` reports: this week's Monday midnight."""
+    return digest_period(frequency="weekly", now=now).window_end
+
+
+@pytest.fixture
 def plan(django_capture_on_commit_callbacks):
     """Plan a run and run its (eager) batches, as `send_digests` does without a broker."""
 
     def run_plan(frequency="weekly", now=None):
         with django_capture_on_commit_callbacks(execute=True):
-            run = digest_plan(frequency=frequency, now=now)
+            run = digest_plan_and_enqueue(frequency=frequency, now=now)
         run.refresh_from_db()
         return run
 
@@ -68,26 +79,27 @@ def plan(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def campaign(now):
-    """Two categories with one public change each in the last week, and team-only material everywhere."""
+def campaign(last_week):
+    """Two categories with one public change each in the last full week, and team-only material everywhere."""
     safety = CategoryFactory(name="Holistic safety")
     staffing = CategoryFactory(name="Staffing")
     counselors = DemandFactory(title="Counselors in every school", category=staffing, internal_notes=SECRET)
     change(
         counselors,
         Status.COUNTERED,
-        at=now - datetime.timedelta(days=2),
+        at=last_week - datetime.timedelta(days=2),
         note="CPS countered with half.",
         internal_note=SECRET,
     )
     restorative = DemandFactory(
         title="Restorative practices", category=safety, fallback_position=SECRET, priority_tier="tradeable"
     )
-    change(restorative, Status.TENTATIVE_AGREEMENT, at=now - datetime.timedelta(days=1), note="TA reached.")
+    change(restorative, Status.TENTATIVE_AGREEMENT, at=last_week - datetime.timedelta(days=1), note="TA reached.")
     hidden = DemandFactory(title=f"Hidden {SECRET}", category=safety, visibility=Visibility.TEAM)
-    change(hidden, Status.COUNTERED, at=now - datetime.timedelta(days=1), note=SECRET)
+    change(hidden, Status.COUNTERED, at=last_week - datetime.timedelta(days=1), note=SECRET)
     EvidenceLinkFactory(demand=counselors, evidence=EvidenceFactory(title="Counselor ratios report"))
     EvidenceLinkFactory(demand=counselors, evidence=EvidenceFactory(title=SECRET, visibility=Visibility.TEAM))
+    Evidence.objects.update(created_at=last_week - datetime.timedelta(days=1))
     return {"safety": safety, "staffing": staffing}
 
 
@@ -98,8 +110,8 @@ def message_bytes(message) -> bytes:
 def test_period_is_the_chicago_day_or_its_monday():
     # 2026-11-30 03:00 UTC is still Sunday 2026-11-29 in Chicago.
     moment = datetime.datetime(2026, 11, 30, 3, 0, tzinfo=datetime.UTC)
-    assert digest_period_start(frequency="daily", now=moment) == datetime.date(2026, 11, 29)
-    assert digest_period_start(frequency="weekly", now=moment) == datetime.date(2026, 11, 23)
+    assert digest_period(frequency="daily", now=moment).start == datetime.date(2026, 11, 29)
+    assert digest_period(frequency="weekly", now=moment).start == datetime.date(2026, 11, 23)
 
 
 def test_run_sends_each_active_member_of_the_frequency_one_digest(plan, campaign):
@@ -207,20 +219,19 @@ def test_each_member_gets_their_own_links_and_message_id(plan, campaign):
 
 def test_next_window_starts_where_the_members_previous_digest_ended(plan, campaign, now):
     member = MemberFactory()
-    plan(now=now)
-    later = now + datetime.timedelta(days=7)
+    first = plan(now=now)
     demand = DemandFactory(title="Social workers", category=campaign["safety"])
-    change(demand, Status.COUNTERED, at=now + datetime.timedelta(days=3), note="New this week.")
-    plan(now=later)
+    change(demand, Status.COUNTERED, at=first.window_end + datetime.timedelta(days=3), note="New this week.")
+    plan(now=now + datetime.timedelta(days=7))
     second = mail.outbox[1]
     assert "Social workers" in second.body
     assert "CPS countered with half." not in second.body
-    assert Delivery.objects.filter(member=member).order_by("id").last().window_start == now
+    assert Delivery.objects.filter(member=member).order_by("id").last().window_start == first.window_end
 
 
 def test_member_unsubscribed_after_planning_receives_nothing(campaign, now):
     member = MemberFactory()
-    run = digest_plan(frequency="weekly", now=now)  # callbacks not executed: nothing sent yet
+    run = digest_plan(frequency="weekly", now=now).run  # callbacks not executed: nothing sent yet
     Member.objects.filter(pk=member.pk).update(state=Member.State.UNSUBSCRIBED)
     deliveries_send(delivery_ids=list(run.deliveries.values_list("id", flat=True)))
     assert mail.outbox == []
@@ -232,7 +243,7 @@ def test_temporary_failure_goes_back_to_pending_and_the_others_are_sent(settings
     settings.EMAIL_BACKEND = SCRIPTED
     flaky, fine = MemberFactory.create_batch(2)
     ScriptedBackend.reset({flaky.email: [451]})
-    run = digest_plan(frequency="weekly", now=now)
+    run = digest_plan(frequency="weekly", now=now).run
     ids = list(run.deliveries.values_list("id", flat=True))
 
     report = deliveries_send(delivery_ids=ids)
@@ -276,7 +287,7 @@ def test_temporary_failures_stop_after_the_maximum_attempts(settings, plan, camp
 
 def test_sending_the_same_batch_twice_sends_nothing_twice(campaign, now):
     MemberFactory.create_batch(3)
-    run = digest_plan(frequency="weekly", now=now)
+    run = digest_plan(frequency="weekly", now=now).run
     ids = list(run.deliveries.values_list("id", flat=True))
     assert deliveries_send(delivery_ids=ids).sent == 3
     assert deliveries_send(delivery_ids=ids).claimed == 0
@@ -289,13 +300,13 @@ def test_sweeper_requeues_lost_pending_and_stuck_sending_deliveries(
     settings.DIGEST_PENDING_STUCK_AFTER = 60
     settings.DIGEST_SENDING_STUCK_AFTER = 60
     lost, crashed, fresh = MemberFactory.create_batch(3)
-    run = digest_plan(frequency="weekly", now=now)  # batches never executed: the broker "lost" them
+    run = digest_plan(frequency="weekly", now=now).run  # batches never executed: the broker "lost" them
     old = now - datetime.timedelta(minutes=5)
     Delivery.objects.filter(member=lost).update(updated_at=old)
     Delivery.objects.filter(member=crashed).update(state=Delivery.State.SENDING, claimed_at=old, updated_at=old)
 
     with django_capture_on_commit_callbacks(execute=True):
-        report = deliveries_sweep(now=now + datetime.timedelta(seconds=1))
+        report = deliveries_sweep_and_enqueue(now=now + datetime.timedelta(seconds=1))
 
     assert report.requeued == 2
     assert sorted(m.to[0] for m in mail.outbox) == sorted([lost.email, crashed.email])
@@ -306,7 +317,7 @@ def test_sweeper_requeues_lost_pending_and_stuck_sending_deliveries(
 
 def test_sweeper_closes_runs_with_nothing_left_to_send(campaign, now):
     MemberFactory()
-    run = digest_plan(frequency="weekly", now=now)
+    run = digest_plan(frequency="weekly", now=now).run
     deliveries_send(delivery_ids=list(run.deliveries.values_list("id", flat=True)))
     DigestRun.objects.filter(pk=run.pk).update(state=DigestRun.State.SENDING)
     assert deliveries_sweep().runs_done == 1
@@ -315,7 +326,7 @@ def test_sweeper_closes_runs_with_nothing_left_to_send(campaign, now):
 
 def _batch_queries(count, now):
     MemberFactory.create_batch(count)
-    run = digest_plan(frequency="weekly", now=now)
+    run = digest_plan(frequency="weekly", now=now).run
     ids = list(run.deliveries.values_list("id", flat=True))
     with CaptureQueriesContext(connection) as queries:
         report = deliveries_send(delivery_ids=ids)
@@ -347,10 +358,14 @@ def test_digest_page_shows_the_delivery_digest_and_rejects_tampered_tokens(clien
 
 
 # Committed transactions, as in production: the batches run in-process when the planner commits.
-# serialized_rollback restores the rows migrations created (groups, schedule) for later tests.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# The rows migrations created (groups, schedule) come back for later tests through conftest.migration_rows.
+@pytest.mark.django_db(transaction=True)
 def test_send_digests_command_plans_sends_and_reports_counts(campaign):
     MemberFactory.create_batch(2, frequency=Member.Frequency.DAILY)
+    yesterday_ended = digest_period(frequency="daily", now=timezone.now()).window_end
+    change(
+        DemandFactory(category=campaign["staffing"]), Status.COUNTERED, at=yesterday_ended - datetime.timedelta(hours=1)
+    )
     out = StringIO()
     call_command("send_digests", "--frequency", "daily", stdout=out)
     assert len(mail.outbox) == 2
@@ -394,7 +409,7 @@ def test_admin_shows_run_counts_preview_and_sends_a_test_digest(client, plan, ca
     assert b"1 delivery" in deliveries.content
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_batch_claims_its_rows_while_another_transaction_holds_the_run_row(campaign, now):
     # The planner locks the run row while (re)planning; batches must not skip their rows meanwhile.
     run = DigestRun.objects.create(
@@ -413,12 +428,11 @@ def test_a_batch_claims_its_rows_while_another_transaction_holds_the_run_row(cam
     assert (report.claimed, report.sent) == (2, 2)
 
 
-def test_prebuilt_template_bytes_match_a_message_built_for_the_member(campaign, now):
+def test_prebuilt_template_bytes_match_a_message_built_for_the_member(campaign, last_week):
     member = MemberFactory()
-    source = DigestSource(since=now - datetime.timedelta(days=7), until=now)
-    rendered = digest_render(
-        source.content_for(window_start=now - datetime.timedelta(days=7), window_end=now, topics=frozenset())
-    )
+    week_start = last_week - datetime.timedelta(days=7)
+    source = DigestSource(since=week_start, until=last_week)
+    rendered = digest_render(source.content_for(window_start=week_start, window_end=last_week, topics=frozenset()))
     links = DigestLinks(
         unsubscribe="https://tracker.example.org/subscriptions/unsubscribe/AB:cd/",
         preferences="https://tracker.example.org/subscriptions/preferences/EF:gh/",
@@ -446,9 +460,12 @@ def test_a_batch_out_of_time_hands_its_unsent_rows_back_at_once(settings, campai
     settings.EMAIL_BACKEND = SCRIPTED
     first, second, third = MemberFactory.create_batch(3)
     ScriptedBackend.reset({second.email: ["time limit"]})
-    run = digest_plan(frequency="weekly", now=now)
+    run = digest_plan(frequency="weekly", now=now).run
     with pytest.raises(SoftTimeLimitExceeded):
-        deliveries_send(delivery_ids=list(run.deliveries.order_by("id").values_list("id", flat=True)))
+        deliveries_send(
+            delivery_ids=list(run.deliveries.order_by("id").values_list("id", flat=True)),
+            stop_on=(SoftTimeLimitExceeded,),
+        )
     states = dict(run.deliveries.values_list("member__email", "state"))
     assert states == {first.email: "sent", second.email: "pending", third.email: "pending"}
     # Released as already overdue: the next sweep re-enqueues them without waiting.
@@ -459,7 +476,7 @@ def test_a_dropped_connection_is_a_temporary_failure_and_the_batch_reconnects(se
     settings.EMAIL_BACKEND = SCRIPTED
     first, dropped, last = MemberFactory.create_batch(3)
     ScriptedBackend.reset({dropped.email: ["disconnect"]})
-    run = digest_plan(frequency="weekly", now=now)
+    run = digest_plan(frequency="weekly", now=now).run
     report = deliveries_send(delivery_ids=list(run.deliveries.order_by("id").values_list("id", flat=True)))
     assert [m.to[0] for m in ScriptedBackend.sent] == [first.email, last.email]
     row = Delivery.objects.get(member=dropped)
@@ -482,3 +499,15 @@ def test_an_email_service_works_by_settings_alone(settings, campaign, plan):
     assert message.extra_headers["List-Unsubscribe"].startswith("<https://")
     assert SECRET not in message.body
     assert [mimetype for _, mimetype in message.alternatives] == ["text/html"]
+
+
+def test_the_send_task_stops_a_batch_at_its_soft_time_limit(settings, campaign, now):
+    """The task layer owns the time limit: it tells the plain function which exception means "stop now"."""
+    settings.EMAIL_BACKEND = SCRIPTED
+    first, _second = MemberFactory.create_batch(2)
+    ScriptedBackend.reset({first.email: ["time limit"]})
+    run = digest_plan(frequency="weekly", now=now).run
+    with pytest.raises(SoftTimeLimitExceeded):
+        send_digest_batch.delay(delivery_ids=list(run.deliveries.order_by("id").values_list("id", flat=True)))
+    assert set(run.deliveries.values_list("state", flat=True)) == {Delivery.State.PENDING}
+    assert ScriptedBackend.sent == []

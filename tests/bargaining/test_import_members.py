@@ -6,10 +6,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bargaining import services
+from bargaining import roster
 from bargaining.models import Member
-from bargaining.roster import members_csv_parse
-from bargaining.services import Fault, members_import
+from bargaining.roster import Fault, members_csv_parse, members_import
 from demands.errors import ValidationFailed
 from tests.factories import CategoryFactory, MemberFactory
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.django_db
 HEADER = "email,name,school,language,frequency,topics\n"
 
 
-def run_import(text: str, **kwargs) -> services.ImportReport:
+def run_import(text: str, **kwargs) -> roster.ImportReport:
     return members_import(rows=members_csv_parse(text=text), **kwargs)
 
 
@@ -186,7 +185,7 @@ def test_dry_run_reports_counts_and_changes_nothing():
 
 
 def test_import_retries_a_batch_once_when_someone_adds_the_same_address_meanwhile(monkeypatch):
-    real_lookup = services._existing_members
+    real_lookup = roster._existing_members
     calls = []
 
     def lookup_racing_with_an_admin(emails):
@@ -196,7 +195,7 @@ def test_import_retries_a_batch_once_when_someone_adds_the_same_address_meanwhil
             return {}
         return real_lookup(emails)
 
-    monkeypatch.setattr(services, "_existing_members", lookup_racing_with_an_admin)
+    monkeypatch.setattr(roster, "_existing_members", lookup_racing_with_an_admin)
 
     report = run_import(HEADER + "RACE@example.org,From the file,,,,\nother@example.org,Other,,,,\n")
 
@@ -227,7 +226,7 @@ def test_queries_do_not_grow_with_the_number_of_rows(categories):
 
 
 def test_rows_are_written_in_batches(categories, monkeypatch):
-    monkeypatch.setattr(services, "IMPORT_BATCH_SIZE", 50)
+    monkeypatch.setattr(roster, "IMPORT_BATCH_SIZE", 50)
     one_batch = _queries_to_import(50, offset=0)
     three_batches = _queries_to_import(150, offset=1000)
     # Each batch costs the same fixed number of queries; only the topic lookup is per import.

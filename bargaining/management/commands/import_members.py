@@ -3,8 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from bargaining.roster import CSV_COLUMNS, members_csv_parse
-from bargaining.services import members_import
+from bargaining.roster import CSV_COLUMNS, members_csv_parse, members_import
 from demands.errors import ValidationFailed
 
 

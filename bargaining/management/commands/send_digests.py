@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bargaining.models import DigestRun
 from bargaining.selectors import digest_run_counts
-from bargaining.services import digest_plan
+from bargaining.tasks import digest_plan_and_enqueue
 from demands.errors import DomainError
 
 
@@ -22,12 +22,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, frequency: str, no_wait: bool, **options) -> None:
         try:
-            run = digest_plan(frequency=frequency)
+            run = digest_plan_and_enqueue(frequency=frequency)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         counts = digest_run_counts(run.pk)
         self.stdout.write(f"{run}: {counts.eligible} deliveries planned.")
-        # Without a broker the batches already ran in-process, inside digest_plan.
+        # Without a broker the batches already ran in-process, once planning committed.
         while settings.REDIS_URL and not no_wait:
             run.refresh_from_db()
             counts = digest_run_counts(run.pk)

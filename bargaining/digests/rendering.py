@@ -1,5 +1,6 @@
 """Digest emails: rendered once per distinct content, then only the member's links are filled in."""
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -9,9 +10,12 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import sanitize_address
 from django.template.loader import render_to_string
+from django.utils import timezone
 
-from .links import DigestLinks
-from .selectors import DigestContent
+from ..links import DigestLinks
+from ..models import DigestBody
+from .content import DigestContent
+from .periods import digest_time_zone
 
 # Placeholders survive HTML escaping and CSS inlining untouched; real links replace them per member.
 _PLACEHOLDERS = {
@@ -40,13 +44,26 @@ class RenderedDigest:
             html = html.replace(placeholder, url.replace("&", "&amp;").replace('"', "&quot;"))
         return text, html
 
+    @property
+    def key(self) -> str:
+        """A digest of the three parts: equal renderings share one stored `DigestBody`."""
+        parts = "\0".join((self.subject, self.text, self.html))
+        return hashlib.sha256(parts.encode()).hexdigest()
+
+    @classmethod
+    def from_body(cls, body: DigestBody) -> "RenderedDigest":
+        """A stored body as sent, placeholders and all."""
+        return cls(subject=body.subject, text=body.text, html=body.html)
+
 
 def digest_render(content: DigestContent) -> RenderedDigest:
     """Render the three templates of one digest content (CSS inlined once here, not per member)."""
     context = {"content": content, "links": _PLACEHOLDERS}
-    subject = " ".join(render_to_string("bargaining/emails/digest.subject.txt", context).split())
-    text = render_to_string("bargaining/emails/digest.txt", context)
-    html = render_to_string("bargaining/emails/digest.html", {**context, "subject": subject})
+    # Dates read in digest time, the calendar the windows are cut on, whatever zone is active.
+    with timezone.override(digest_time_zone()):
+        subject = " ".join(render_to_string("bargaining/emails/digest.subject.txt", context).split())
+        text = render_to_string("bargaining/emails/digest.txt", context)
+        html = render_to_string("bargaining/emails/digest.html", {**context, "subject": subject})
     return RenderedDigest(subject=subject, text=text, html=_INLINER.inline(html))
 
 

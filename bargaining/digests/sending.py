@@ -1,0 +1,280 @@
+"""Sending: a batch of deliveries over one mail connection, each outcome committed as soon as it is known.
+
+The database is the source of truth. A delivery row moves pending → sending (claimed by one batch)
+→ sent / failed / skipped, so a lost task or a killed worker costs at most the one message in flight.
+"""
+
+import datetime
+import logging
+import smtplib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from anymail.exceptions import AnymailRecipientsRefused
+from django.conf import settings
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from ..links import delivery_links
+from ..models import Delivery, DigestBody, Member
+from .content import DigestSource, TopicKey, member_topic_key
+from .rendering import DigestTemplate, RenderedDigest, digest_message, digest_render, site_domain
+from .sweeping import digest_runs_finish
+
+logger = logging.getLogger(__name__)
+
+
+def delivery_batches(delivery_ids: Sequence[int]) -> list[list[int]]:
+    """The ids cut into batches of DIGEST_BATCH_SIZE: the unit of work of one send task."""
+    size = settings.DIGEST_BATCH_SIZE
+    return [list(delivery_ids[i : i + size]) for i in range(0, len(delivery_ids), size)]
+
+
+@dataclass
+class SendReport:
+    """What one batch did; `retry_ids` went back to pending after a temporary failure."""
+
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retry_ids: list[int] = field(default_factory=list)
+
+
+def _claim(delivery_ids: Iterable[int], now: datetime.datetime) -> list[int]:
+    # SKIP LOCKED: two tasks holding the same ids (a sweeper re-enqueue, a broker redelivery)
+    # never both claim a row; whoever comes second finds it no longer pending. Lock only delivery
+    # rows ("self", no ordering join): locking the shared run row would make batches skip each other.
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(id__in=list(delivery_ids), state=Delivery.State.PENDING)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        Delivery.objects.filter(id__in=ids).update(state=Delivery.State.SENDING, claimed_at=now, updated_at=now)
+    return ids
+
+
+def _message_id(delivery: Delivery) -> str:
+    # Stable per delivery: a resend after a crash carries the same Message-ID, which lets mail
+    # systems drop the duplicate.
+    return f"<digest.{delivery.run.frequency}.{delivery.run.period_start:%Y%m%d}.{delivery.pk}@{site_domain()}>"
+
+
+def _failure(exc: Exception) -> tuple[bool, str]:
+    """(permanent?, description) of a send error: 5xx answers are permanent, everything else temporary."""
+    code: int | None = None
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        code, text = next(iter(exc.recipients.values()))
+        detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        detail = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+    else:
+        detail = str(exc) or exc.__class__.__name__
+    if isinstance(exc, AnymailRecipientsRefused):
+        return True, f"{exc.__class__.__name__}: {detail}"[:1000]
+    permanent = code is not None and 500 <= code < 600
+    return permanent, (f"{code} {detail}" if code else f"{exc.__class__.__name__}: {detail}")[:1000]
+
+
+def _needs_reconnect(exc: Exception) -> bool:
+    # After a refused recipient or refused data the SMTP session is still usable (smtplib sent RSET).
+    return not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPResponseException)
+
+
+def deliveries_send(
+    *,
+    delivery_ids: Sequence[int],
+    connection: BaseEmailBackend | None = None,
+    stop_on: tuple[type[BaseException], ...] = (),
+) -> SendReport:
+    """Send the digests of these deliveries over one connection, committing each outcome at once.
+
+    Only rows still pending are claimed, so calling this twice with the same ids sends nothing twice.
+    Building the batch takes the same number of queries for 1 or 500 members; then each send
+    costs one UPDATE, committed right after the server answers. An exception of a `stop_on` type
+    (the task layer passes its time limit) is not a failed send: it ends the batch at once, the
+    unsent rows handed back as pending, and propagates.
+    """
+    now = timezone.now()
+    report = SendReport()
+    claimed = _claim(delivery_ids, now)
+    report.claimed = len(claimed)
+    if len(claimed) < len(delivery_ids):
+        # Normal after a redelivery or a sweep; the rows are done or in another batch's hands.
+        skipped = len(delivery_ids) - len(claimed)
+        logger.info("Digest batch of %d deliveries: %d no longer pending", len(delivery_ids), skipped)
+    if not claimed:
+        return report
+    deliveries = list(
+        Delivery.objects.filter(id__in=claimed)
+        .select_related("run", "member")
+        .prefetch_related("member__topics")
+        .order_by("id")
+    )
+    prepared, skips = _prepare(deliveries)
+    for reason, ids in skips.items():
+        if ids:
+            Delivery.objects.filter(id__in=ids, state=Delivery.State.SENDING).update(
+                state=Delivery.State.SKIPPED, skip_reason=reason, updated_at=timezone.now()
+            )
+            report.skipped += len(ids)
+    if prepared:
+        _send_prepared(prepared, connection, report, stop_on)
+    digest_runs_finish(run_ids={delivery.run_id for delivery in deliveries})
+    return report
+
+
+Prepared = tuple[Delivery, RenderedDigest, int]  # a delivery, its digest, and the stored DigestBody's id
+
+
+def _prepare(deliveries: list[Delivery]) -> tuple[list[Prepared], dict[str, list[int]]]:
+    """Pair each delivery with its rendered digest, rendering and storing each distinct content once."""
+    skips: dict[str, list[int]] = {Delivery.SkipReason.NOT_SUBSCRIBED: [], Delivery.SkipReason.NOTHING_NEW: []}
+    live = []
+    for delivery in deliveries:
+        member = delivery.member
+        # Checked at send time: a member who unsubscribed or switched frequency after planning gets nothing.
+        if member.state != Member.State.ACTIVE or member.frequency != delivery.run.frequency:
+            skips[Delivery.SkipReason.NOT_SUBSCRIBED].append(delivery.pk)
+        else:
+            live.append(delivery)
+    if not live:
+        return [], skips
+    source = DigestSource(
+        since=min(delivery.window_start for delivery in live),
+        until=max(delivery.run.window_end for delivery in live),
+    )
+    rendered: dict[tuple[datetime.datetime, datetime.datetime, TopicKey], RenderedDigest | None] = {}
+    to_send: list[tuple[Delivery, RenderedDigest]] = []
+    for delivery in live:
+        key = (delivery.window_start, delivery.run.window_end, member_topic_key(delivery.member))
+        if key not in rendered:
+            content = source.content_for(window_start=key[0], window_end=key[1], topics=key[2])
+            rendered[key] = None if content.is_empty else digest_render(content)
+        digest = rendered[key]
+        if digest is None:
+            skips[Delivery.SkipReason.NOTHING_NEW].append(delivery.pk)
+        else:
+            to_send.append((delivery, digest))
+    body_ids = _store_bodies([digest for digest in rendered.values() if digest is not None])
+    return [(delivery, digest, body_ids[id(digest)]) for delivery, digest in to_send], skips
+
+
+def _store_bodies(rendered: list[RenderedDigest]) -> dict[int, int]:
+    """Keep each distinct digest as sent, in two queries whatever the batch; body ids by id() of the digest."""
+    if not rendered:
+        return {}
+    keys = {id(digest): digest.key for digest in rendered}
+    DigestBody.objects.bulk_create(
+        [DigestBody(key=keys[id(d)], subject=d.subject, text=d.text, html=d.html) for d in rendered],
+        ignore_conflicts=True,  # another batch (or run) stored the same digest already
+    )
+    stored = dict(DigestBody.objects.filter(key__in=set(keys.values())).values_list("key", "id"))
+    return {ident: stored[key] for ident, key in keys.items()}
+
+
+# The one statement per sent message, kept out of the ORM: building an UPDATE queryset costs more
+# CPU than the statement itself, and at 30,000 messages that is the worker's main cost after SMTP.
+_MARK_SENT = (
+    "UPDATE bargaining_delivery SET state = %s, attempts = attempts + 1, message_id = %s, sent_at = %s,"
+    " updated_at = %s, last_error = '', body_id = %s WHERE id = %s AND state = %s"
+)
+
+
+def _send_prepared(
+    prepared: list[Prepared],
+    connection: BaseEmailBackend | None,
+    report: SendReport,
+    stop_on: tuple[type[BaseException], ...],
+) -> None:
+    connection = connection or get_connection()
+    # Over SMTP each message is the content's prebuilt bytes with the member's parts swapped in;
+    # other backends (anymail, tests) get a Django message per member.
+    smtp = isinstance(connection, SMTPBackend)
+    templates: dict[int, DigestTemplate] = {}
+    relaxed = db_connection.vendor == "postgresql" and not settings.DIGEST_SYNCHRONOUS_COMMIT
+    if relaxed:
+        # Each outcome is still its own committed transaction, visible at once and safe if this
+        # worker dies; only a crash of the database server itself could lose the last few hundred
+        # milliseconds of outcomes (those rows would be swept and resent). Waiting for the WAL
+        # flush on every message would otherwise cost more than sending it.
+        with db_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO off")
+    cursor = db_connection.cursor()
+    finished = 0
+    try:
+        for delivery, rendered, body_id in prepared:
+            message_id = _message_id(delivery)
+            try:
+                # Reopens after a broken connection; a no-op while the connection is up.
+                connection.open()
+                links = delivery_links(delivery)
+                template = templates.get(id(rendered)) if smtp else None
+                if template is None and smtp:
+                    template = templates[id(rendered)] = DigestTemplate(rendered)
+                if template is not None and template.usable and delivery.member.email.isascii():
+                    raw = template.message_bytes(to=delivery.member.email, links=links, message_id=message_id)
+                    connection.connection.sendmail(template.from_email, [delivery.member.email], raw)
+                else:
+                    digest_message(
+                        rendered=rendered,
+                        to=delivery.member.email,
+                        links=links,
+                        message_id=message_id,
+                        connection=connection,
+                    ).send()
+            except stop_on:
+                raise  # e.g. the task is out of time: stop, the rows not sent are released below
+            except Exception as exc:  # every failure is recorded on its row; the batch goes on
+                finished += 1
+                row = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING)
+                permanent, error = _failure(exc)
+                attempts = delivery.attempts + 1
+                if _needs_reconnect(exc):
+                    _close_quietly(connection)
+                if permanent or attempts >= settings.DIGEST_MAX_ATTEMPTS:
+                    row.update(
+                        state=Delivery.State.FAILED, attempts=attempts, last_error=error, updated_at=timezone.now()
+                    )
+                    report.failed += 1
+                else:
+                    row.update(
+                        state=Delivery.State.PENDING, attempts=attempts, last_error=error, updated_at=timezone.now()
+                    )
+                    report.retry_ids.append(delivery.pk)
+                logger.warning("Digest delivery %s to member %s: %s", delivery.pk, delivery.member_id, error)
+                continue
+            sent_at = timezone.now()
+            cursor.execute(
+                _MARK_SENT,
+                [Delivery.State.SENT, message_id, sent_at, sent_at, body_id, delivery.pk, Delivery.State.SENDING],
+            )
+            report.sent += 1
+            finished += 1
+    finally:
+        if finished < len(prepared):
+            # Interrupted: hand the rest back at once rather than after the sweeper's sending timeout.
+            # The one in flight may have reached the server: the single duplicate the spec allows.
+            released = [delivery.pk for delivery, _, _ in prepared[finished:]]
+            Delivery.objects.filter(id__in=released, state=Delivery.State.SENDING).update(
+                state=Delivery.State.PENDING,
+                updated_at=timezone.now() - datetime.timedelta(seconds=settings.DIGEST_PENDING_STUCK_AFTER),
+            )
+        _close_quietly(connection)
+        if relaxed:
+            cursor.execute("RESET synchronous_commit")
+        cursor.close()
+
+
+def _close_quietly(connection: BaseEmailBackend) -> None:
+    try:
+        connection.close()
+    except Exception:  # closing a broken connection may fail again; nothing is left to do with it
+        logger.debug("Closing the mail connection failed", exc_info=True)
