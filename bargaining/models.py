@@ -1,10 +1,15 @@
 """The bargaining context: sessions at the table, members, and the digest ledger."""
 
+from typing import TYPE_CHECKING
+
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class BargainingSession(models.Model):
@@ -24,6 +29,7 @@ class BargainingSession(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
         ordering = ["-held_on", "-id"]

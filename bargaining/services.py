@@ -317,7 +317,7 @@ def _parse(number: int, raw: RowCells, topic_keys: dict[str, int], seen: dict[st
     values: dict[str, str] = {}
     for column in ("name", "school"):
         try:
-            Member._meta.get_field(column).run_validators(cells[column])
+            Member._meta.get_field(column).run_validators(cells[column])  # type: ignore[union-attr]
         except ValidationError as exc:
             faults.append(Fault(column, cells[column], " ".join(exc.messages)))
         else:
@@ -389,7 +389,7 @@ def _write(rows: list[_Row]) -> tuple[int, int, int]:
         changed = {name: value for name, value in row.values.items() if getattr(member, name) != value}
         topics_changed = row.topic_ids is not None and row.topic_ids != current_topics[member.pk]
         if topics_changed:
-            topics_to_set[member.pk] = row.topic_ids
+            topics_to_set[member.pk] = row.topic_ids  # type: ignore[assignment]
         if changed:
             for name, value in changed.items():
                 setattr(member, name, value)
@@ -454,7 +454,10 @@ def members_import(*, rows: Iterable[NumberedRow], dry_run: bool = False) -> Imp
 
 # --- Digests ---
 
-PERIODS = {Member.Frequency.DAILY: datetime.timedelta(days=1), Member.Frequency.WEEKLY: datetime.timedelta(days=7)}
+PERIODS: dict[str, datetime.timedelta] = {
+    Member.Frequency.DAILY: datetime.timedelta(days=1),
+    Member.Frequency.WEEKLY: datetime.timedelta(days=7),
+}
 OPEN_STATES = [Delivery.State.PENDING, Delivery.State.SENDING]
 
 
@@ -652,10 +655,11 @@ def _prepare(
         if key not in rendered:
             content = source.content_for(window_start=key[0], window_end=key[1], topics=key[2])
             rendered[key] = None if content.is_empty else digest_render(content)
-        if rendered[key] is None:
+        digest = rendered[key]
+        if digest is None:
             skips[Delivery.SkipReason.NOTHING_NEW].append(delivery.pk)
         else:
-            prepared.append((delivery, rendered[key]))
+            prepared.append((delivery, digest))
     return prepared, skips
 
 
@@ -697,7 +701,7 @@ def _send_prepared(
                     template = templates[id(rendered)] = DigestTemplate(rendered)
                 if template is not None and template.usable and delivery.member.email.isascii():
                     raw = template.message_bytes(to=delivery.member.email, links=links, message_id=message_id)
-                    connection.connection.sendmail(template.from_email, [delivery.member.email], raw)
+                    connection.connection.sendmail(template.from_email, [delivery.member.email], raw)  # type: ignore[attr-defined]
                 else:
                     digest_message(
                         rendered=rendered,

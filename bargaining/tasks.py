@@ -1,6 +1,7 @@
 """Celery tasks for digests: thin wrappers that take ids, call a service and own the retry policy."""
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 
 from .services import deliveries_send, deliveries_sweep, digest_plan
@@ -12,8 +13,8 @@ def plan_digest(*, frequency: str) -> int:
     return digest_plan(frequency=frequency).pk
 
 
-@shared_task(bind=True, acks_late=True)
-def send_digest_batch(self, *, delivery_ids: list[int]) -> dict[str, int]:
+@shared_task(bind=True, acks_late=True, base=DjangoTask)
+def send_digest_batch(self: DjangoTask, *, delivery_ids: list[int]) -> dict[str, int]:
     """Send one batch; deliveries that failed temporarily are retried with exponential backoff.
 
     The number of attempts per delivery is bounded in the database (DIGEST_MAX_ATTEMPTS), so a
@@ -24,7 +25,7 @@ def send_digest_batch(self, *, delivery_ids: list[int]) -> dict[str, int]:
         if self.request.is_eager:
             # In-process (no broker) Celery re-raises Retry instead of running it: retry at once here;
             # the attempts bound in the database still ends it.
-            return self.apply(kwargs={"delivery_ids": report.retry_ids}, retries=self.request.retries + 1).result
+            return self.apply(kwargs={"delivery_ids": report.retry_ids}, retries=self.request.retries + 1).result  # type: ignore[return-value]
         countdown = min(settings.DIGEST_RETRY_BACKOFF * 2**self.request.retries, settings.DIGEST_RETRY_BACKOFF_MAX)
         raise self.retry(
             kwargs={"delivery_ids": report.retry_ids}, countdown=countdown, max_retries=settings.DIGEST_MAX_ATTEMPTS

@@ -1,10 +1,15 @@
 """The union's contract demands, their status through bargaining, evidence and the resolution."""
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Visibility(models.TextChoices):
@@ -81,6 +86,7 @@ class Demand(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
         ordering = ["category__position", "title"]
@@ -160,6 +166,7 @@ class Evidence(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
         ordering = ["-published_on", "title"]
@@ -201,6 +208,7 @@ class EvidenceLink(models.Model):
     claim = models.CharField(max_length=255, help_text='One line: "supports: ..."')
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
         ordering = ["demand", "id"]
@@ -222,6 +230,7 @@ class Resolution(models.Model):
     url = models.URLField(max_length=500, blank=True)
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
         ordering = ["-adopted_on"]
@@ -247,6 +256,7 @@ class ResolutionClause(models.Model):
     text = models.TextField()
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
         ordering = ["resolution", "number"]

@@ -304,7 +304,7 @@ def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, str]:
     for index, data in enumerate(clauses):
         for field in sorted(set(data) - CLAUSE_FIELDS):
             errors[f"clauses.{index}.{field}"] = ["There is no such field."]
-        clause = ResolutionClause(number=data.get("number"), text=data.get("text", ""))
+        clause = ResolutionClause(number=data.get("number"), text=data.get("text", ""))  # type: ignore[misc]
         try:
             clause.full_clean(exclude=["resolution"], validate_constraints=False)
         except ValidationError as exc:
@@ -325,7 +325,7 @@ def _save_clauses(resolution: Resolution, clauses: dict[int, str], by: User | No
     """Match clauses by number: existing ones keep their id (and so their demand links)."""
     existing = {clause.number: clause for clause in resolution.clauses.select_for_update()}
     dropped = [clause for number, clause in existing.items() if number not in clauses]
-    cited = {clause.number: count for clause in dropped if (count := clause.demands.count())}
+    cited = {clause.number: count for clause in dropped if (count := clause.demands.count())}  # type: ignore[attr-defined]
     if cited:
         described = "; ".join(
             f"clause {number} by {count} demand{'s' if count != 1 else ''}" for number, count in sorted(cited.items())

@@ -3,6 +3,8 @@ import os
 import psycopg
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
+from pytest_django.fixtures import validate_django_db
+from pytest_django.plugin import blocking_manager_key
 
 from demands.roles import MEMBERS_GROUP, TEAM_GROUP
 
@@ -22,6 +24,36 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "Start it (.ci/run shows how) or point DATABASE_URL at a server you can use.",
             returncode=3,
         )
+
+
+def _is_transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    return bool(marker and validate_django_db(marker)[0]) or bool({"transactional_db", "live_server"} & set(fixtures))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a transactional test, put the database back as the migrations left it.
+
+    Its teardown empties every table (and re-creates content types and permissions under new ids),
+    so without this the tests after it, in whatever order, would find no groups or digest schedules,
+    and a `serialized_rollback` test would fail to restore its snapshot over the re-created rows.
+    pytest-django takes that snapshot when the suite has a `serialized_rollback` test.
+    """
+    result = yield
+    # After the last test the test database is gone, unless --reuse-db keeps it for the next run.
+    database_kept = nextitem is not None or item.config.getoption("reuse_db")
+    if database_kept and _is_transactional(item):
+        from django.core.management import call_command
+        from django.db import connection
+
+        snapshot = getattr(connection, "_test_serialized_contents", None)
+        if snapshot:
+            with item.config.stash[blocking_manager_key].unblock():
+                call_command("flush", verbosity=0, interactive=False, inhibit_post_migrate=True)
+                connection.creation.deserialize_db_from_string(snapshot)
+    return result
 
 
 def _group(name: str) -> Group:
