@@ -74,3 +74,19 @@ def test_the_type_check_covers_services_selectors_tasks_and_the_digests_package(
     assert "demands/selectors.py:" in output and 'Incompatible return value type (got "int", expected "str")' in output
     # Views are callers, not part of the typed layer.
     assert "bargaining/views.py" not in output
+
+
+def test_make_test_runs_lint_contracts_types_then_the_suite():
+    result = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    steps = [".venv/bin/ruff check .", ".venv/bin/lint-imports", "DJANGO_DEBUG=1 .venv/bin/mypy", ".venv/bin/pytest"]
+    lines = result.stdout.splitlines()
+    positions = [next(i for i, line in enumerate(lines) if line.startswith(step)) for step in steps]
+    assert positions == sorted(positions), result.stdout
+
+
+def test_the_suite_runs_in_a_random_order_by_default():
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "tests/test_docs.py"]
+    result = run(command, ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Using --randomly-seed=" in result.stdout
