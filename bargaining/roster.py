@@ -186,7 +186,7 @@ def _parse(number: int, raw: RowCells, topic_keys: dict[str, int], seen: dict[st
     values: dict[str, str] = {}
     for column in ("name", "school"):
         try:
-            Member._meta.get_field(column).run_validators(cells[column])
+            Member._meta.get_field(column).run_validators(cells[column])  # type: ignore[union-attr]
         except ValidationError as exc:
             faults.append(Fault(column, cells[column], " ".join(exc.messages)))
         else:
@@ -256,9 +256,9 @@ def _write(rows: list[_Row]) -> tuple[int, int, int]:
             to_create.append((Member(email=row.email, **row.values), row.topic_ids))
             continue
         changed = {name: value for name, value in row.values.items() if getattr(member, name) != value}
-        topics_changed = row.topic_ids is not None and row.topic_ids != current_topics[member.pk]
-        if topics_changed:
+        if row.topic_ids is not None and row.topic_ids != current_topics[member.pk]:
             topics_to_set[member.pk] = row.topic_ids
+        topics_changed = member.pk in topics_to_set
         if changed:
             for name, value in changed.items():
                 setattr(member, name, value)

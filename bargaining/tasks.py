@@ -10,6 +10,7 @@ import datetime
 from collections.abc import Sequence
 
 from celery import shared_task
+from celery.contrib.django.task import DjangoTask
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
@@ -47,8 +48,9 @@ def plan_digest(*, frequency: str) -> int:
     return digest_plan_and_enqueue(frequency=frequency).pk
 
 
-@shared_task(bind=True, acks_late=True)
-def send_digest_batch(self, *, delivery_ids: list[int]) -> dict[str, int]:
+# DjangoTask (Celery's default base under Django) is named so the type checker knows `delay_on_commit`.
+@shared_task(base=DjangoTask, bind=True, acks_late=True)
+def send_digest_batch(self: DjangoTask, *, delivery_ids: list[int]) -> dict[str, int]:
     """Send one batch; deliveries that failed temporarily are retried with exponential backoff.
 
     The number of attempts per delivery is bounded in the database (DIGEST_MAX_ATTEMPTS), so a
@@ -60,7 +62,7 @@ def send_digest_batch(self, *, delivery_ids: list[int]) -> dict[str, int]:
         if self.request.is_eager:
             # In-process (no broker) Celery re-raises Retry instead of running it: retry at once here;
             # the attempts bound in the database still ends it.
-            return self.apply(kwargs={"delivery_ids": report.retry_ids}, retries=self.request.retries + 1).result
+            return self.apply(kwargs={"delivery_ids": report.retry_ids}, retries=self.request.retries + 1).result  # type: ignore[return-value]  # this task returns a dict
         countdown = min(settings.DIGEST_RETRY_BACKOFF * 2**self.request.retries, settings.DIGEST_RETRY_BACKOFF_MAX)
         raise self.retry(
             kwargs={"delivery_ids": report.retry_ids}, countdown=countdown, max_retries=settings.DIGEST_MAX_ATTEMPTS

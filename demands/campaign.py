@@ -1,7 +1,7 @@
 """The union's campaign as first submitted: categories, demands, the Board resolution, evidence.
 
 Wording, quotes and figures come from the union's statement on the Board's vote of 2024-02-22
-(shared/seed/000_cb09d53dd0fc1f4a.txt). Where that statement does not give a fact (a
+(docs/seed/000_cb09d53dd0fc1f4a.txt). Where that statement does not give a fact (a
 resolution number, a report's URL or date), the field is left empty rather than guessed.
 """
 

@@ -1,10 +1,15 @@
 """The union's contract demands, their status through bargaining, evidence and the resolution."""
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Visibility(models.TextChoices):
@@ -127,6 +132,7 @@ class Demand(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = VisibleQuerySet.as_manager()
 
     # Never shown outside the bargaining team's views: serializers, forms, admin, pages and exports read this.
@@ -214,6 +220,7 @@ class Evidence(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = VisibleQuerySet.as_manager()
 
     TEAM_ONLY_FIELDS = ("verified_by",)
@@ -258,6 +265,7 @@ class EvidenceLink(models.Model):
     claim = models.CharField(max_length=255, help_text='One line: "supports: ..."')
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = EvidenceLinkQuerySet.as_manager()
 
     class Meta:
@@ -280,6 +288,7 @@ class Resolution(models.Model):
     url = models.URLField(max_length=500, blank=True)
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
         ordering = ["-adopted_on"]
@@ -305,6 +314,7 @@ class ResolutionClause(models.Model):
     text = models.TextField()
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
         ordering = ["resolution", "number"]
@@ -334,6 +344,7 @@ class BargainingSession(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     TEAM_ONLY_FIELDS = ("team_notes",)
 

@@ -1,7 +1,7 @@
 """Every write to demands goes through these functions."""
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -67,11 +67,12 @@ def apply_fields(
     refuse_unknown_fields(data, editable, reasons)
     opts = instance._meta
     plain = {name: value for name, value in data.items() if not opts.get_field(name).many_to_many}
-    before = {name: opts.get_field(name).value_from_object(instance) for name in plain}
+    fields = {name: cast(models.Field, opts.get_field(name)) for name in plain}  # concrete: not many-to-many
+    before = {name: field.value_from_object(instance) for name, field in fields.items()}
     for name, value in plain.items():
         setattr(instance, name, value)
     _full_clean(instance, **clean)
-    changed = {name for name in plain if opts.get_field(name).value_from_object(instance) != before[name]}
+    changed = {name for name, field in fields.items() if field.value_from_object(instance) != before[name]}
     for name, values in data.items():
         if name in plain:
             continue
@@ -337,7 +338,7 @@ def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, str]:
     for index, data in enumerate(clauses):
         for field in sorted(set(data) - CLAUSE_FIELDS):
             errors[f"clauses.{index}.{field}"] = ["There is no such field."]
-        clause = ResolutionClause(number=data.get("number"), text=data.get("text", ""))
+        clause = ResolutionClause(number=data.get("number"), text=data.get("text", ""))  # type: ignore[misc]
         try:
             clause.full_clean(exclude=["resolution"], validate_constraints=False)
         except ValidationError as exc:
@@ -362,7 +363,7 @@ def _save_clauses(resolution: Resolution, clauses: dict[int, str], by: User | No
     """Match clauses by number: existing ones keep their id (and so their demand links)."""
     existing = {clause.number: clause for clause in resolution.clauses.select_for_update()}
     dropped = [clause for number, clause in existing.items() if number not in clauses]
-    cited = {clause.number: count for clause in dropped if (count := clause.demands.count())}
+    cited = {clause.number: count for clause in dropped if (count := clause.demands.count())}  # type: ignore[attr-defined]
     if cited:
         described = "; ".join(
             f"clause {number} by {count} demand{'s' if count != 1 else ''}" for number, count in sorted(cited.items())
@@ -466,6 +467,6 @@ def session_update(
         if changed - {"demands"}:
             session._history_user = by
             session.save()
-        if "demands" in changed:
+        if ids is not None and "demands" in changed:
             session.demands.set(ids)
     return session

@@ -3,6 +3,8 @@ import os
 import psycopg
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
+from pytest_django.fixtures import validate_django_db
+from pytest_django.plugin import blocking_manager_key
 
 from demands.roles import MEMBERS_GROUP, TEAM_GROUP
 
@@ -24,9 +26,51 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+def _is_transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    return bool(marker and validate_django_db(marker)[0]) or bool({"transactional_db", "live_server"} & set(fixtures))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After a transactional test, put the database back as the migrations left it.
+
+    Its teardown empties every table (and re-creates content types and permissions under new ids),
+    so without this the tests after it, in whatever order, would find no groups or digest schedules,
+    and a `serialized_rollback` test would fail to restore its snapshot over the re-created rows.
+    The snapshot is taken once, right after the migrations (`django_db_setup` below).
+    """
+    result = yield
+    # After the last test the test database is gone, unless --reuse-db keeps it for the next run.
+    database_kept = nextitem is not None or item.config.getoption("reuse_db")
+    if database_kept and _is_transactional(item):
+        from django.core.management import call_command
+        from django.db import connection
+
+        snapshot = getattr(connection, "_test_serialized_contents", None)
+        if snapshot:
+            with item.config.stash[blocking_manager_key].unblock():
+                # Sequences run on (as in Django's own flush between tests): the snapshot's rows keep their ids
+                # and the next row created takes a new one.
+                call_command("flush", verbosity=0, interactive=False, reset_sequences=False, inhibit_post_migrate=True)
+                connection.creation.deserialize_db_from_string(snapshot)
+    return result
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database as the migrations left it, with a snapshot of their rows (groups, permissions, digest
+    schedules) for `pytest_runtest_teardown` to restore. pytest-django takes one only when some test asks for
+    `serialized_rollback`; no test needs to."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if not getattr(connection, "_test_serialized_contents", None):
+            connection._test_serialized_contents = connection.creation.serialize_db_to_string()
+
+
 def _group(name: str) -> Group:
-    # A migration creates the groups, but a transactional test's flush empties every table,
-    # so the tests that run after one find no groups.
     return Group.objects.get_or_create(name=name)[0]
 
 

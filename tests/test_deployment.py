@@ -86,3 +86,71 @@ def test_compose_commands_exist(service):
     probe = [*args[:2], "--help"] if program == "python" else [*args[:3], "--help"]
     result = run([*executable, *probe], PRODUCTION_ENV)
     assert result.returncode == 0, f"{shlex.join(command)}: {result.stderr}"
+
+
+# --- Lock files: requirements*.txt name the direct dependencies, requirements*.lock pin everything ---
+
+
+def requirement_name(spec: str) -> str:
+    """`psycopg[binary]==3.3.9` -> `psycopg` (PEP 503 normalised)."""
+    name = spec.split("==")[0].split("[")[0]
+    return "-".join(name.replace("_", "-").replace(".", "-").lower().split("-"))
+
+
+def direct_pins(path: Path) -> dict[str, str]:
+    """The `name==version` lines of a requirements file and of the files it includes with `-r`."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r "):
+            pins.update(direct_pins(path.parent / line.removeprefix("-r ").strip()))
+        elif line:
+            assert "==" in line, f"{path.name}: {line!r} is not pinned with =="
+            pins[requirement_name(line)] = line.split("==")[1].strip()
+    return pins
+
+
+def locked(path: Path) -> dict[str, tuple[str, int]]:
+    """Each `name==version` of a pip-compile lock file with the number of hashes under it."""
+    entries: dict[str, tuple[str, int]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not line.startswith(" "):
+            spec = stripped.removesuffix("\\").strip()
+            assert "==" in spec, f"{path.name}: {spec!r} is not pinned with =="
+            current = requirement_name(spec)
+            entries[current] = (spec.split("==")[1], 0)
+        elif stripped.startswith("--hash=sha256:"):
+            version, hashes = entries[current]
+            entries[current] = (version, hashes + 1)
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("requirements", "lock"),
+    [("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")],
+)
+def test_the_lock_pins_every_direct_dependency_at_its_version_with_hashes(requirements, lock):
+    pins, entries = direct_pins(ROOT / requirements), locked(ROOT / lock)
+    out_of_step = {name: (version, entries.get(name, ("missing", 0))[0]) for name, version in pins.items()}
+    out_of_step = {name: versions for name, versions in out_of_step.items() if versions[0] != versions[1]}
+    assert not out_of_step, f"{lock} is out of step with {requirements} (run `make lock`): {out_of_step}"
+    assert len(entries) > len(pins), f"{lock} pins no transitive dependency"
+    assert not [name for name, (_, hashes) in entries.items() if not hashes], f"{lock}: an entry without a hash"
+
+
+def test_the_dev_lock_installs_the_runtime_lock_unchanged():
+    runtime, dev = locked(ROOT / "requirements.lock"), locked(ROOT / "requirements-dev.lock")
+    assert {name: runtime[name][0] for name in runtime} == {name: dev[name][0] for name in runtime if name in dev}
+
+
+def test_the_image_and_make_install_from_the_locks_with_hashes():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in dockerfile
+    assert "requirements.txt" not in dockerfile
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(STAMP): requirements.lock requirements-dev.lock\n" in makefile
+    assert "pip install --quiet --require-hashes -r requirements-dev.lock" in makefile

@@ -118,14 +118,14 @@ class DigestSource:
         self._evidence = [
             _Evidence(
                 at=item.created_at,
-                category_ids=frozenset(link.demand.category_id for link in item.member_links),
+                category_ids=frozenset(link.demand.category_id for link in item.member_links),  # type: ignore[attr-defined]  # prefetch to_attr
                 evidence=DigestEvidence(
                     title=item.title,
                     kind_label=item.get_kind_display(),
                     publisher=item.publisher,
                     published_on=item.published_on,
                     url=item.url,
-                    supports=tuple((link.demand.title, demand_url(link.demand)) for link in item.member_links),
+                    supports=tuple((link.demand.title, demand_url(link.demand)) for link in item.member_links),  # type: ignore[attr-defined]
                 ),
             )
             for item in evidence_for_members(since=since, until=until)

@@ -20,7 +20,7 @@ from demands.errors import DomainError
 from ..models import Member
 
 FREQUENCIES = (Member.Frequency.DAILY, Member.Frequency.WEEKLY)
-_DAYS = {Member.Frequency.DAILY: 1, Member.Frequency.WEEKLY: 7}
+_DAYS: dict[str, int] = {Member.Frequency.DAILY: 1, Member.Frequency.WEEKLY: 7}
 
 
 class DigestError(DomainError):

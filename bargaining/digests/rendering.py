@@ -123,7 +123,7 @@ class DigestTemplate:
     def __init__(self, rendered: RenderedDigest) -> None:
         message = digest_message(rendered=rendered, to=_TO, links=_LINKS, message_id=_MESSAGE_ID)
         self.from_email = sanitize_address(message.from_email, message.encoding or settings.DEFAULT_CHARSET)
-        raw = message.message().as_bytes(linesep="\r\n")
+        raw = message.message().as_bytes(linesep="\r\n")  # type: ignore[call-arg]  # Django's MIME classes take it
         text, html = rendered.text, rendered.html
         expected = {
             _TO: 1,

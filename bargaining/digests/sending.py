@@ -221,7 +221,9 @@ def _send_prepared(
                     template = templates[id(rendered)] = DigestTemplate(rendered)
                 if template is not None and template.usable and delivery.member.email.isascii():
                     raw = template.message_bytes(to=delivery.member.email, links=links, message_id=message_id)
-                    connection.connection.sendmail(template.from_email, [delivery.member.email], raw)
+                    connection.connection.sendmail(  # type: ignore[attr-defined]  # the SMTP backend's smtplib.SMTP
+                        template.from_email, [delivery.member.email], raw
+                    )
                 else:
                     digest_message(
                         rendered=rendered,

@@ -4,6 +4,7 @@ Each object's title carries a canary of its visibility, and every field a model 
 (`TEAM_ONLY_FIELDS`, read from the models, so a new declaration extends these tests) carries one too.
 """
 
+import datetime
 import json
 from io import StringIO
 from urllib.parse import urlsplit
@@ -15,7 +16,9 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from bargaining.digests.periods import digest_period
 from bargaining.links import digest_url
 from bargaining.models import Delivery
 from demands.models import Audience, Demand, Evidence, Status, StatusChange, Visibility, team_only_fields
@@ -306,7 +309,14 @@ def test_staff_outside_the_team_cannot_set_team_only_fields_in_the_admin(world, 
 
 
 def digest_bytes(world: dict, django_capture_on_commit_callbacks) -> list[bytes]:
-    """A weekly digest sent to a member through the real send path, and the same digest in the browser."""
+    """A weekly digest sent to a member through the real send path, and the same digest in the browser.
+
+    A weekly run reports the previous full local week: what the world recorded now is moved into it.
+    """
+    reported = digest_period(frequency="weekly", now=timezone.now())
+    moment = reported.window_end - datetime.timedelta(hours=1)
+    StatusChange.objects.update(changed_at=moment)
+    Evidence.objects.update(created_at=moment)
     MemberFactory(email="reader@example.org")
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_digests", "--frequency", "weekly", stdout=StringIO())
