@@ -7,6 +7,10 @@ app_name = "demands"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("demands/", views.demand_list, name="demand_list"),
+    path("demands.csv", views.demands_csv, name="demands_csv"),
+    path("demands.json", views.demands_json, name="demands_json"),
+    path("bulletin/", views.bulletin, name="bulletin"),
     path("demands/new/", views.demand_create_view, name="demand_create"),
     path("demands/<slug:slug>/", views.demand_detail, name="demand_detail"),
     path("demands/<slug:slug>/edit/", views.demand_edit_view, name="demand_edit"),

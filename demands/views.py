@@ -7,16 +7,21 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError, StaleVersion, ValidationFailed
+from .exports import csv_lines, json_chunks
+from .filters import DemandListFilter
 from .forms import DemandForm, EvidenceForm, EvidenceLinkForm, FigureFormSet, TransitionForm
 from .models import Demand, Evidence, Status
 from .roles import is_team
 from .selectors import (
     demands_by_category,
+    demands_for_export,
     demands_visible_to,
     evidence_links_for,
     evidence_visible_to,
@@ -30,6 +35,7 @@ from .selectors import (
 from .services import demand_create, demand_update, evidence_create, evidence_link_create, evidence_update
 
 RECENT_CHANGES = 6
+LIST_PAGE_SIZE = 25
 KEY_FIGURES = 4
 
 
@@ -58,6 +64,50 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "figures": figures_visible_to(request.user)[:KEY_FIGURES],
     }
     return render(request, "demands/dashboard.html", context)
+
+
+def demand_list(request: HttpRequest) -> HttpResponse:
+    """`/demands/`: the demands the viewer may see, searched (`q`) and filtered (`status`, `category`); paginated."""
+    filters = DemandListFilter(request.GET, queryset=demands_by_category(request.user))
+    if not filters.is_valid():
+        context = {"filters": filters, "page_obj": None, "query_string": ""}
+        return render(request, "demands/demand_list.html", context, status=400)
+    paginator = Paginator(filters.qs, LIST_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    # Links to other pages keep the search and filters: the URL of a result page can be shared as it is.
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    context = {"filters": filters, "page_obj": page, "query_string": kept.urlencode()}
+    return render(request, "demands/demand_list.html", context)
+
+
+def _export_name(extension: str) -> str:
+    return f"demands-{timezone.localdate():%Y-%m-%d}.{extension}"
+
+
+@require_GET
+def demands_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """`/demands.csv`: what the viewer may see, one row per demand, streamed."""
+    response = StreamingHttpResponse(csv_lines(request.user), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_export_name("csv")}"'
+    response["Vary"] = "Cookie"
+    return response
+
+
+@require_GET
+def demands_json(request: HttpRequest) -> StreamingHttpResponse:
+    """`/demands.json`: what the viewer may see, each demand with its history, evidence and clauses, streamed."""
+    response = StreamingHttpResponse(json_chunks(request.user), content_type="application/json")
+    response["Content-Disposition"] = f'inline; filename="{_export_name("json")}"'
+    response["Vary"] = "Cookie"
+    return response
+
+
+def bulletin(request: HttpRequest) -> HttpResponse:
+    """`/bulletin/`: "Where we stand", printable: one page per category, dated."""
+    demands = list(demands_for_export(request.user))
+    context = {"demands": demands, "progress": progress_of(demands), "today": timezone.localdate()}
+    return render(request, "demands/bulletin.html", context)
 
 
 def _demand_page(
