@@ -21,4 +21,6 @@ urlpatterns = [
     path("evidence/<int:pk>/edit/", views.evidence_edit_view, name="evidence_edit"),
     path("resolutions/<int:pk>/", views.resolution_detail, name="resolution_detail"),
     path("feed/", PublicStatusChangesFeed(), name="feed"),
+    path("feed/<slug:category>/", PublicStatusChangesFeed(), name="category_feed"),
+    path("feeds/", views.feeds, name="feeds"),
 ]

@@ -17,7 +17,7 @@ from .errors import DomainError, StaleVersion, ValidationFailed
 from .exports import csv_lines, json_chunks
 from .filters import DemandListFilter
 from .forms import DemandForm, EvidenceForm, EvidenceLinkForm, FigureFormSet, TransitionForm
-from .models import Demand, Evidence, Status
+from .models import Category, Demand, Evidence, Status
 from .roles import is_team
 from .selectors import (
     demands_by_category,
@@ -108,6 +108,11 @@ def bulletin(request: HttpRequest) -> HttpResponse:
     demands = list(demands_for_export(request.user))
     context = {"demands": demands, "progress": progress_of(demands), "today": timezone.localdate()}
     return render(request, "demands/bulletin.html", context)
+
+
+def feeds(request: HttpRequest) -> HttpResponse:
+    """`/feeds/`: how to follow the changes, with the Atom feed of all of them and one per category."""
+    return render(request, "demands/feeds.html", {"categories": Category.objects.all()})
 
 
 def _demand_page(

@@ -159,7 +159,8 @@ def fingerprint(response, needles: set[str]) -> tuple[int, frozenset[str]]:
 
 def page_urls(world: dict) -> list[str]:
     urls = ["/", "/evidence/", "/feed/", world["clause"].resolution.get_absolute_url(), "/sessions/"]
-    urls += ["/demands/", "/demands/?q=canary", "/demands.csv", "/demands.json", "/bulletin/"]
+    urls += ["/demands/", "/demands/?q=canary", "/demands.csv", "/demands.json", "/bulletin/", "/feeds/"]
+    urls += [f"/feed/{world['demands']['public'].category.slug}/"]
     return urls + [demand.get_absolute_url() for demand in world["demands"].values()]
 
 
