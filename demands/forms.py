@@ -16,7 +16,9 @@ from .services import demand_transition
 class TransitionForm(forms.Form):
     """Move a demand to another status; offers only the statuses allowed next."""
 
-    to_status = forms.ChoiceField(label="New status", choices=Status.choices)
+    to_status = forms.ChoiceField(
+        label="New status", choices=Status.choices, error_messages={"required": "Choose the new status."}
+    )
     note = forms.CharField(
         label="Public note",
         required=False,
@@ -41,7 +43,8 @@ class TransitionForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Any status passes the form so that the service, which checks the version first and then the
         # transitions table, gives the answer; the menu offers only what the table allows now.
-        self.fields["to_status"].widget.choices = [
+        # Nothing preselected: the first allowed status is a choice like the others, not a default.
+        self.fields["to_status"].widget.choices = [("", "Choose the new status")] + [
             (value, Status(value).label) for value in demand.allowed_next_statuses
         ]
         self.fields["version"].initial = demand.version

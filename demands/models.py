@@ -157,6 +157,13 @@ class Demand(models.Model):
         """The statuses this demand may move to next, in the order of `Status`."""
         return [value for value in Status.values if value in TRANSITIONS[self.status]]
 
+    @property
+    def where_it_can_go(self) -> str:
+        """ "Current status: Proposed. Allowed next statuses: Countered, ...": labels, as a person reads them."""
+        current = Status(self.status).label
+        nexts = ", ".join(Status(value).label for value in self.allowed_next_statuses) or f"none: {current} is final"
+        return f"Current status: {current}. Allowed next statuses: {nexts}."
+
 
 class StatusChange(models.Model):
     """One move of a demand from one status to another; append-only."""

@@ -161,10 +161,7 @@ def demand_transition(
                 problem = f"“{to_status}” is not a status"
             else:
                 problem = f"A demand cannot move from {current} to {Status(to_status).label}"
-            nexts = ", ".join(allowed) if allowed else f"none: {current} is final"
-            raise InvalidTransition(
-                f"{problem}. Current status: {demand.status}. Allowed next statuses: {nexts}.", field="status"
-            )
+            raise InvalidTransition(f"{problem}. {demand.where_it_can_go}", field="status")
         note, internal_note = note.strip(), internal_note.strip()
         if session_id is not None and not BargainingSession.objects.filter(pk=session_id).exists():
             raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})

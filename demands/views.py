@@ -115,11 +115,28 @@ def feeds(request: HttpRequest) -> HttpResponse:
     return render(request, "demands/feeds.html", {"categories": Category.objects.all()})
 
 
+# A refused status form is kept in the session across the redirect (post/redirect/get): reloading the page
+# re-posts nothing, and the page's URL stays the demand's own.
+REFUSED_TRANSITION = "refused-transition-{}"
+TRANSITION_ANCHOR = "status-form"
+
+
+def _refused_transition_form(request: HttpRequest, demand: Demand) -> TransitionForm | None:
+    """The status form refused just before the redirect to this page, with its input and its errors."""
+    saved = request.session.pop(REFUSED_TRANSITION.format(demand.pk), None)
+    if saved is None:
+        return None
+    form = TransitionForm(saved["data"], demand=demand)
+    form.is_valid()
+    for field, message in saved["refusals"]:
+        form.add_error(field, message)
+    return form
+
+
 def _demand_page(
     request: HttpRequest,
     demand: Demand,
     *,
-    transition_form: TransitionForm | None = None,
     link_form: EvidenceLinkForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -130,7 +147,7 @@ def _demand_page(
         "clauses": demand.clauses.select_related("resolution"),
     }
     if is_team(request.user):
-        context["transition_form"] = transition_form or TransitionForm(demand=demand)
+        context["transition_form"] = _refused_transition_form(request, demand) or TransitionForm(demand=demand)
         context["link_form"] = link_form or EvidenceLinkForm(demand=demand, evidence=evidence_visible_to(request.user))
     return render(request, "demands/demand_detail.html", context, status=status)
 
@@ -162,6 +179,7 @@ def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
     """POST from the status form on the demand page."""
     demand = get_object_or_404(demands_visible_to(request.user).select_related("owner"), slug=slug)
     form = TransitionForm(request.POST, demand=demand)
+    refusals: list[tuple[str | None, str]] = []
     if form.is_valid():
         try:
             change = form.save(by=request.user)
@@ -169,12 +187,19 @@ def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
             return _refuse(request, demand, error)
         except DomainError as error:
             add_domain_error(form, error)
+            refusals = [(field, str(message)) for field, errors in form.errors.items() for message in errors]
         else:
             messages.success(
                 request, f"Moved to {Status(change.to_status).label} (from {Status(change.from_status).label})."
             )
             return redirect(f"{demand.get_absolute_url()}#change-{change.pk}")
-    return _demand_page(request, demand, transition_form=form, status=400)
+    data = {name: request.POST.get(name, "") for name in form.fields}
+    request.session[REFUSED_TRANSITION.format(demand.pk)] = {
+        "data": data,
+        "refusals": [(None if field == "__all__" else field, message) for field, message in refusals],
+    }
+    messages.error(request, "The status was not changed: see the status form.")
+    return redirect(f"{demand.get_absolute_url()}#{TRANSITION_ANCHOR}")
 
 
 @require_POST

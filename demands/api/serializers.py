@@ -358,9 +358,8 @@ class TransitionInputSerializer(serializers.Serializer):
         if demand is None:  # the schema generator builds it without a demand
             return
         # An unknown status gets the same message as a disallowed one: current and allowed statuses.
-        nexts = ", ".join(demand.allowed_next_statuses) or f"none: {demand.status} is final"
         self.fields["status"].error_messages["invalid_choice"] = (
-            f"“{{input}}” is not a status. Current status: {demand.status}. Allowed next statuses: {nexts}."
+            f"“{{input}}” is not a status. {demand.where_it_can_go}"
         )
 
 

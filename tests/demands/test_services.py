@@ -56,9 +56,10 @@ def test_every_status_pair(source, target, team_user):
         with pytest.raises(InvalidTransition) as excinfo:
             demand_transition(demand_id=demand.pk, to_status=target, expected_version=1, by=team_user, note="x")
         message = excinfo.value.message
-        assert f"Current status: {source}" in message
+        assert f"Current status: {Status(source).label}." in message
         for allowed in TRANSITIONS[source]:
-            assert allowed in message
+            assert Status(allowed).label in message
+        assert "_" not in message.split("Allowed next statuses:")[1], "labels, never keys"
         if not TRANSITIONS[source]:
             assert "final" in message
         demand.refresh_from_db()

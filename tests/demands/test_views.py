@@ -308,10 +308,12 @@ def test_wrong_password_is_refused_with_a_message(client, team_user):
 def test_status_form_offers_only_the_allowed_next_statuses(team_client):
     demand = DemandFactory(status=Status.PROPOSED)
     page = html(team_client.get(demand.get_absolute_url()))
-    assert select_options(page, "to_status") == ["countered", "tentative_agreement", "withdrawn"]
+    assert select_options(page, "to_status") == ["", "countered", "tentative_agreement", "withdrawn"]
+    select = re.search(r'<select name="to_status".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)" selected', select) == [""], "no status is chosen for you"
     demand_transition(demand_id=demand.pk, to_status=Status.COUNTERED, expected_version=demand.version, by=None)
     page = html(team_client.get(demand.get_absolute_url()))
-    assert select_options(page, "to_status") == ["proposed", "withdrawn"]
+    assert select_options(page, "to_status") == ["", "proposed", "withdrawn"]
 
 
 def test_final_status_offers_no_form(team_client):
@@ -377,21 +379,43 @@ def test_stale_status_form_is_refused_even_when_the_status_moved_on(team_client)
     assert demand.status_changes.count() == 1
 
 
+def refused(team_client, demand, data: dict) -> str:
+    """Post the status form; a refusal redirects to the demand's page (post/redirect/get), which shows it once."""
+    response = team_client.post(f"{demand.get_absolute_url()}status/", data)
+    assert response.status_code == 302
+    assert response["Location"] == f"{demand.get_absolute_url()}#status-form"
+    page = html(team_client.get(demand.get_absolute_url()))
+    assert "The status was not changed" in page
+    assert 'id="status-form-errors" role="alert" tabindex="-1" autofocus' in page
+    again = html(team_client.get(demand.get_absolute_url()))
+    assert "status-form-errors" not in again, "a reload shows a fresh form, and re-posts nothing"
+    return page
+
+
 def test_disallowed_transition_is_refused_with_the_reason(team_client):
     demand = DemandFactory(status=Status.PROPOSED)
-    response = team_client.post(f"{demand.get_absolute_url()}status/", {"to_status": "ratified", "version": 1})
-    assert response.status_code == 400
-    assert "A demand cannot move from Proposed to Ratified" in html(response)
+    page = refused(team_client, demand, {"to_status": "ratified", "version": 1})
+    assert "A demand cannot move from Proposed to Ratified" in page
+    assert "Allowed next statuses: Countered, Tentative agreement, Withdrawn." in page
     assert not demand.status_changes.exists()
 
 
 def test_withdrawing_needs_a_public_note(team_client):
     demand = DemandFactory(status=Status.PROPOSED)
-    response = team_client.post(f"{demand.get_absolute_url()}status/", {"to_status": "withdrawn", "version": 1})
-    assert response.status_code == 400
-    assert "requires a public note" in html(response)
+    page = refused(team_client, demand, {"to_status": "withdrawn", "version": 1, "internal_note": "Kept input."})
+    assert "requires a public note" in page
+    assert '<option value="withdrawn" selected>' in page
+    assert "Kept input." in page
+    assert 'aria-invalid="true"' in page
     demand.refresh_from_db()
     assert demand.status == "proposed"
+
+
+def test_no_status_chosen_is_refused_at_the_field(team_client):
+    demand = DemandFactory(status=Status.PROPOSED)
+    page = refused(team_client, demand, {"to_status": "", "version": 1})
+    assert "Choose the new status." in page
+    assert not demand.status_changes.exists()
 
 
 @pytest.mark.parametrize("who", ["anonymous", "member"])
