@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -311,6 +312,20 @@ def _add_evidence_error(form: EvidenceForm, figures: FigureFormSet, error: Domai
                 form.add_error(key if key in form.fields else None, problem)
 
 
+def _not_judged_yet(form: EvidenceForm, figures: FigureFormSet) -> None:
+    """Keep the input of a form that grew a row without judging it: nobody submitted it yet.
+
+    Django validates a bound form when its errors are first read; empty error lists set beforehand mean that
+    the page shows the input as typed, with no "This field is required" on fields nobody has filled in yet.
+    A tampered row count is still reported, by the management form.
+    """
+    form._errors = ErrorDict()
+    if figures.management_form.is_valid():
+        figures._errors, figures._non_form_errors = [], figures.error_class()
+        for row in figures.forms:
+            row._errors = ErrorDict()
+
+
 def _evidence_form_page(request: HttpRequest, evidence: Evidence | None) -> HttpResponse:
     form = EvidenceForm(request.POST or None, instance=evidence)
     figures = _figure_formset(request, evidence)
@@ -328,6 +343,8 @@ def _evidence_form_page(request: HttpRequest, evidence: Evidence | None) -> Http
         else:
             messages.success(request, f"Saved “{saved}”." if evidence else f"Added “{saved}”.")
             return redirect(saved)
+    if request.method == "POST" and not submitted:
+        _not_judged_yet(form, figures)
     context = {
         "form": form,
         "figures": figures,

@@ -443,6 +443,7 @@ def test_team_creates_a_draft_demand(team_client, team_user):
             "category": category.pk,
             "summary": "A nurse in every school, every day.",
             "visibility": "public",
+            "confirm_public": "on",
             "priority_tier": "must_have",
             "internal_notes": "Pair with the counselor demand.",
         },
@@ -452,6 +453,35 @@ def test_team_creates_a_draft_demand(team_client, team_user):
     assert response["Location"] == "/demands/nurses-in-every-school/"
     assert (demand.status, demand.version, demand.internal_notes) == ("draft", 1, "Pair with the counselor demand.")
     assert demand.history.first().history_user == team_user
+
+
+@pytest.mark.parametrize(("visibility", "before"), [("public", None), ("public", "team"), ("public", "members")])
+def test_making_a_demand_public_needs_a_confirmation(team_client, visibility, before):
+    category = CategoryFactory()
+    data = {"title": "Nurses", "category": category.pk, "summary": "s", "visibility": visibility}
+    data["priority_tier"] = "important"
+    url = "/demands/new/"
+    if before:
+        demand = DemandFactory(visibility=before, category=category, slug="nurses")
+        url = f"{demand.get_absolute_url()}edit/"
+        data.update(slug="nurses", version=1)
+    response = team_client.post(url, data)
+    assert response.status_code == 400
+    assert "Tick this to make the demand public" in html(response)
+    assert not Demand.objects.filter(visibility="public").exists()
+    assert team_client.post(url, {**data, "confirm_public": "on"}).status_code == 302
+    assert Demand.objects.get(slug="nurses").visibility == "public"
+
+
+def test_no_confirmation_to_keep_a_demand_hidden_or_public(team_client):
+    for visibility in ("team", "public"):
+        demand = DemandFactory(visibility=visibility)
+        data = {"title": "t", "slug": demand.slug, "category": demand.category_id, "summary": "s", "version": 1}
+        response = team_client.post(
+            f"{demand.get_absolute_url()}edit/", {**data, "visibility": visibility, "priority_tier": "important"}
+        )
+        assert response.status_code == 302, visibility
+    assert 'name="confirm_public"' not in html(team_client.get(f"{demand.get_absolute_url()}edit/"))
 
 
 def test_create_form_reports_missing_fields(team_client):
@@ -734,7 +764,7 @@ def test_status_change_history_is_kept_append_only_by_the_pages(team_client):
 
 def test_a_demand_titled_new_gets_a_slug_that_does_not_clash_with_the_create_page(team_client):
     category = CategoryFactory()
-    data = {"title": "New", "category": category.pk, "summary": "s", "visibility": "public"}
+    data = {"title": "New", "category": category.pk, "summary": "s", "visibility": "public", "confirm_public": "on"}
     data["priority_tier"] = "important"
     response = team_client.post("/demands/new/", data)
     assert response["Location"] == "/demands/new-2/"
