@@ -22,12 +22,14 @@ class TransitionForm(forms.Form):
     note = forms.CharField(
         label="Public note",
         required=False,
+        max_length=StatusChange._meta.get_field("note").max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Shown to members and the public, in digests and in the feed.",
     )
     internal_note = forms.CharField(
         label="Team-only note",
         required=False,
+        max_length=StatusChange._meta.get_field("internal_note").max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Confidential — bargaining team only.",
     )

@@ -169,7 +169,7 @@ def demand_transition(
             raise InvalidTransition(
                 f"Moving to {Status(to_status).label} requires a public note saying why.", field="note"
             )
-        change = StatusChange.objects.create(
+        change = StatusChange(
             demand=demand,
             from_status=demand.status,
             to_status=to_status,
@@ -178,6 +178,9 @@ def demand_transition(
             changed_by=by,
             session_id=session_id,
         )
+        # The field limits (the notes' lengths); the session and the move itself are checked above.
+        _full_clean(change, exclude=["demand", "session", "changed_by"], validate_constraints=False)
+        change.save()
         demand.status = to_status
         demand.version += 1
         demand._history_user = by
