@@ -9,6 +9,10 @@ from demands.api.views import DocsView, TokenView, not_found
 
 from . import views
 
+admin.site.site_header = "Bargaining Demand Tracker administration"
+admin.site.site_title = "Bargaining Demand Tracker admin"
+admin.site.index_title = "Demands, evidence, members and digests"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

@@ -87,6 +87,11 @@ def length_within(field: str, max_length: int, model: str) -> models.CheckConstr
     )
 
 
+def change_log(name: str, plural: str) -> HistoricalRecords:
+    """The audit of every edit (django-simple-history), named in the admin as the change log it is."""
+    return HistoricalRecords(verbose_name=f"{name} change", verbose_name_plural=f"change log: {plural}")
+
+
 class Status(models.TextChoices):
     DRAFT = "draft", "Draft"
     PROPOSED = "proposed", "Proposed"
@@ -153,7 +158,7 @@ class Demand(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
-    history = HistoricalRecords()
+    history = change_log("demand", "demands")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = VisibleQuerySet.as_manager()
 
@@ -255,7 +260,7 @@ class Evidence(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = change_log("evidence", "evidence")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = VisibleQuerySet.as_manager()
 
@@ -300,7 +305,7 @@ class EvidenceLink(models.Model):
     evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="links")
     claim = models.CharField(max_length=255, help_text='One line: "supports: ..."')
 
-    history = HistoricalRecords()
+    history = change_log("evidence citation", "evidence citations")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = EvidenceLinkQuerySet.as_manager()
 
@@ -323,7 +328,7 @@ class Resolution(models.Model):
     summary = models.TextField(blank=True)
     url = models.URLField(max_length=500, blank=True)
 
-    history = HistoricalRecords()
+    history = change_log("resolution", "resolutions")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
@@ -349,7 +354,7 @@ class ResolutionClause(models.Model):
     number = models.PositiveSmallIntegerField()
     text = models.TextField()
 
-    history = HistoricalRecords()
+    history = change_log("resolution clause", "resolution clauses")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
@@ -379,7 +384,7 @@ class BargainingSession(models.Model):
     team_notes = limited_text(TEAM_NOTES_MAX_LENGTH, blank=True, help_text="Team-only.")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords()
+    history = change_log("bargaining session", "bargaining sessions")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     TEAM_ONLY_FIELDS = ("team_notes",)

@@ -6,7 +6,8 @@ from typing import Any, cast
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils.text import slugify
+from django.utils import timezone
+from slugify import slugify
 
 from .errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
 from .models import (
@@ -92,7 +93,10 @@ def refuse_stale(instance: Any, expected_version: int) -> None:
 
 
 def _unique_slug(title: str) -> str:
-    base = slugify(title)[:190] or "demand"
+    """A readable slug for a title in any script: transliterated ("Consejeros en cada escuela", "Школьные
+    психологи" → "shkolnye-psikhologi"); a title with nothing to transliterate gets the day's date, never a word
+    every such title would share. Numbered from 2 when taken."""
+    base = slugify(title, max_length=190, word_boundary=True) or f"demand-{timezone.localdate():%Y-%m-%d}"
     slug, n = base, 2
     while slug in RESERVED_SLUGS or Demand.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
