@@ -194,3 +194,13 @@ def test_bulletin_lists_every_visible_demand_by_category_dated(client, demands):
     assert body.index("Holistic safety") < body.index("Staffing")
     assert 'class="bulletin__category"' in body
     assert "<time datetime=" in body
+
+
+def test_a_public_demand_page_carries_its_summary_for_link_previews(client, team_user, demands):
+    page = client.get(demands["workers"].get_absolute_url()).content.decode()
+    assert '<meta property="og:title" content="Social workers in every school">' in page
+    assert '<meta property="og:description" content="One per 250 students.">' in page
+    assert '<meta name="twitter:card" content="summary">' in page
+    assert '<meta property="og:url" content="http://testserver/demands/workers/">' in page
+    client.force_login(team_user)
+    assert "og:title" not in client.get(demands["secret"].get_absolute_url()).content.decode()
