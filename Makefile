@@ -39,9 +39,14 @@ demo: $(STAMP) | .env
 	@echo "Serving http://$(HOST):$(PORT)/ (admin at /admin/); links in emails use $(SITE_URL). Ctrl-C stops."
 	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Test-only JavaScript (axe-core, injected into pages by the browser tests), exactly as package-lock.json pins it.
+NODE_STAMP := node_modules/.package-lock.json
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
 # Lint, the import contracts and the type check (pyproject.toml), then the suite in a random order (pytest-randomly:
 # the seed is printed; `make test PYTEST_ARGS="-p randomly --randomly-seed=N"` replays an order).
-test: $(STAMP) | .env
+test: $(STAMP) $(NODE_STAMP) | .env
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	DJANGO_DEBUG=1 $(BIN)/mypy

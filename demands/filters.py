@@ -31,4 +31,5 @@ class DemandListFilter(django_filters.FilterSet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.form.fields["q"].widget.attrs.update(type="search", autocomplete="off")
+        self.form.fields["q"].widget.input_type = "search"
+        self.form.fields["q"].widget.attrs.update(autocomplete="off")

@@ -119,7 +119,6 @@ def feeds(request: HttpRequest) -> HttpResponse:
 # A refused status form is kept in the session across the redirect (post/redirect/get): reloading the page
 # re-posts nothing, and the page's URL stays the demand's own.
 REFUSED_TRANSITION = "refused-transition-{}"
-TRANSITION_ANCHOR = "status-form"
 
 
 def _refused_transition_form(request: HttpRequest, demand: Demand) -> TransitionForm | None:
@@ -200,7 +199,9 @@ def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
         "refusals": [(None if field == "__all__" else field, message) for field, message in refusals],
     }
     messages.error(request, "The status was not changed: see the status form.")
-    return redirect(f"{demand.get_absolute_url()}#{TRANSITION_ANCHOR}")
+    # No fragment: a browser skips `autofocus` when the URL targets an element, and focus is what brings the
+    # form's error summary into view (and to a screen reader) on a phone.
+    return redirect(demand)
 
 
 @require_POST

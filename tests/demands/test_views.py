@@ -383,7 +383,7 @@ def refused(team_client, demand, data: dict) -> str:
     """Post the status form; a refusal redirects to the demand's page (post/redirect/get), which shows it once."""
     response = team_client.post(f"{demand.get_absolute_url()}status/", data)
     assert response.status_code == 302
-    assert response["Location"] == f"{demand.get_absolute_url()}#status-form"
+    assert response["Location"] == demand.get_absolute_url()
     page = html(team_client.get(demand.get_absolute_url()))
     assert "The status was not changed" in page
     assert 'id="status-form-errors" role="alert" tabindex="-1" autofocus' in page
