@@ -204,3 +204,25 @@ def test_a_public_demand_page_carries_its_summary_for_link_previews(client, team
     assert '<meta property="og:url" content="http://testserver/demands/workers/">' in page
     client.force_login(team_user)
     assert "og:title" not in client.get(demands["secret"].get_absolute_url()).content.decode()
+
+
+def queries_for(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+        if response.streaming:
+            b"".join(response.streaming_content)
+    return len(captured)
+
+
+@pytest.mark.parametrize("url", ["/demands/", "/demands/?q=worker", "/demands.csv", "/demands.json", "/bulletin/"])
+def test_queries_do_not_grow_with_the_demands(client, demands, url):
+    few = queries_for(client, url)
+    category = demands["workers"].category
+    for index in range(20):
+        demand = DemandFactory(slug=f"more-{index}", title=f"More social worker {index}", category=category)
+        StatusChangeFactory(demand=demand, note="Proposed.")
+        EvidenceLinkFactory(demand=demand, evidence=EvidenceFactory(title=f"Report {index}"), claim="supports: it")
+    assert queries_for(client, url) == few
