@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Absolute links in the demo's emails (digests, password resets) point at the server `make demo` starts.
+SITE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: demo test lint format bench venv lock clean
 
@@ -31,15 +33,20 @@ lock:
 	printf '# Local development settings (git-ignored). Production sets real variables instead.\nDJANGO_DEBUG=1\n' > .env
 
 demo: $(STAMP) | .env
-	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(BIN)/python manage.py load_campaign
-	DJANGO_DEBUG=1 $(BIN)/python manage.py demo_accounts
-	@echo "Serving http://$(HOST):$(PORT)/ (admin at /admin/). Ctrl-C stops."
-	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py load_campaign
+	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py demo_accounts
+	@echo "Serving http://$(HOST):$(PORT)/ (admin at /admin/); links in emails use $(SITE_URL). Ctrl-C stops."
+	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Test-only JavaScript (axe-core, injected into pages by the browser tests), exactly as package-lock.json pins it.
+NODE_STAMP := node_modules/.package-lock.json
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
 
 # Lint, the import contracts and the type check (pyproject.toml), then the suite in a random order (pytest-randomly:
 # the seed is printed; `make test PYTEST_ARGS="-p randomly --randomly-seed=N"` replays an order).
-test: $(STAMP) | .env
+test: $(STAMP) $(NODE_STAMP) | .env
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	DJANGO_DEBUG=1 $(BIN)/mypy

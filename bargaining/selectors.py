@@ -34,3 +34,10 @@ def digest_run_counts(run_id: int) -> RunCounts:
     )
     by_state = {state: counts.get(state, 0) for state in Delivery.State.values}
     return RunCounts(eligible=sum(by_state.values()), **by_state)
+
+
+def member_for_account(email: str) -> Member | None:
+    """The roster's member with this account's email, whatever its case; None without an email or a match."""
+    if not email:
+        return None
+    return Member.objects.filter(email__iexact=email).first()

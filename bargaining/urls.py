@@ -9,6 +9,7 @@ urlpatterns = [
     path("subscriptions/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("subscriptions/preferences/<str:token>/", views.preferences, name="preferences"),
     path("digests/<str:token>/", views.digest, name="digest"),
+    path("accounts/", views.account, name="account"),
     path("sessions/", views.session_list, name="session_list"),
     path("sessions/new/", views.session_create_view, name="session_create"),
     path("sessions/<int:pk>/edit/", views.session_edit_view, name="session_edit"),

@@ -2,6 +2,7 @@
 the bargaining team's session pages."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,7 +21,7 @@ from .digests.rendering import RenderedDigest, digest_render
 from .forms import PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
 from .models import Delivery, Member
-from .selectors import member_for_token
+from .selectors import member_for_account, member_for_token
 from .services import member_set_preferences, member_unsubscribe
 from .tokens import DIGEST, PREFERENCES, UNSUBSCRIBE, read_token
 
@@ -142,3 +143,12 @@ def session_create_view(request: HttpRequest) -> HttpResponse:
 def session_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     """`/sessions/<id>/edit/`: edit a session; the ticked demands replace the demands discussed."""
     return _session_form_page(request, get_object_or_404(BargainingSession, pk=pk))
+
+
+@login_required
+@never_cache
+def account(request: HttpRequest) -> HttpResponse:
+    """`/accounts/`: the signed-in account, and for a member on the roster the link to their digest settings."""
+    member = member_for_account(request.user.email)
+    context = {"member": member, "preferences_path": member_preferences_path(member) if member else None}
+    return render(request, "bargaining/account.html", context)

@@ -9,11 +9,23 @@ from demands.api.views import DocsView, TokenView, not_found
 
 from . import views
 
+admin.site.site_header = "Bargaining Demand Tracker administration"
+admin.site.site_title = "Bargaining Demand Tracker admin"
+admin.site.index_title = "Demands, evidence, members and digests"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password_reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
     path("api/v1/", include(demands_api.urls + bargaining_api.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,36 +1,60 @@
-"""The Atom feed of public status changes."""
+"""The Atom feeds of public status changes: all of them, and one per category."""
 
 import datetime
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.syndication.views import Feed
 from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
-from .models import Status, StatusChange
+from .models import Category, Status, StatusChange
 from .selectors import status_changes_visible_to
 
 FEED_LENGTH = 50
 
 
-class PublicStatusChangesFeed(Feed):
-    """Status changes of public demands, newest first, with the public note only."""
+class PlainTextAtom1Feed(Atom1Feed):
+    """Atom whose entry summaries are declared plain text: a reader shows a public note's `<b>` as typed."""
 
-    feed_type = Atom1Feed
-    title = "Where our demands stand: status changes"
-    subtitle = "Each move of a public bargaining demand, with the bargaining team's public note."
+    def add_item_elements(self, handler: Any, item: dict[str, Any]) -> None:
+        super().add_item_elements(handler, {**item, "description": None})
+        if item["description"] is not None:
+            handler.addQuickElement("summary", item["description"], {"type": "text"})
+
+
+class PublicStatusChangesFeed(Feed):
+    """Status changes of public demands, newest first, with the public note only; `/feed/<category>/` for one."""
+
+    feed_type = PlainTextAtom1Feed
     author_name = "Bargaining Demand Tracker"
 
-    def link(self) -> str:
-        return reverse("demands:dashboard")
+    def get_object(self, request: HttpRequest, category: str | None = None) -> Category | None:
+        return get_object_or_404(Category, slug=category) if category else None
 
-    def feed_url(self) -> str:
-        return reverse("demands:feed")
+    def title(self, obj: Category | None) -> str:
+        suffix = f" in {obj.name}" if obj else ""
+        return f"Where our demands stand: status changes{suffix}"
 
-    def items(self) -> QuerySet[StatusChange]:
+    def subtitle(self, obj: Category | None) -> str:
+        return "Each move of a public bargaining demand, with the bargaining team's public note."
+
+    def link(self, obj: Category | None) -> str:
+        dashboard = reverse("demands:demand_list")
+        return f"{dashboard}?category={obj.slug}" if obj else reverse("demands:dashboard")
+
+    def feed_url(self, obj: Category | None) -> str:
+        return reverse("demands:category_feed", args=[obj.slug]) if obj else reverse("demands:feed")
+
+    def items(self, obj: Category | None) -> QuerySet[StatusChange]:
         # Always the public view, whoever asks: feed readers share and cache what they fetch.
-        return status_changes_visible_to(AnonymousUser())[:FEED_LENGTH]
+        changes = status_changes_visible_to(AnonymousUser())
+        if obj is not None:
+            changes = changes.filter(demand__category=obj)
+        return changes[:FEED_LENGTH]
 
     def item_title(self, item: StatusChange) -> str:
         return f"{item.demand.title}: {Status(item.from_status).label} → {Status(item.to_status).label}"

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.forms.models import fields_for_model, model_to_dict
 from django.utils import timezone
 
-from .models import BargainingSession, Demand, Evidence, ResolutionClause, Status, StatusChange
+from .models import BargainingSession, Demand, Evidence, ResolutionClause, Status, StatusChange, Visibility
 from .roles import TEAM_GROUP
 from .services import demand_transition
 
@@ -16,16 +16,20 @@ from .services import demand_transition
 class TransitionForm(forms.Form):
     """Move a demand to another status; offers only the statuses allowed next."""
 
-    to_status = forms.ChoiceField(label="New status", choices=Status.choices)
+    to_status = forms.ChoiceField(
+        label="New status", choices=Status.choices, error_messages={"required": "Choose the new status."}
+    )
     note = forms.CharField(
         label="Public note",
         required=False,
+        max_length=StatusChange._meta.get_field("note").max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Shown to members and the public, in digests and in the feed.",
     )
     internal_note = forms.CharField(
         label="Team-only note",
         required=False,
+        max_length=StatusChange._meta.get_field("internal_note").max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Confidential — bargaining team only.",
     )
@@ -41,7 +45,8 @@ class TransitionForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Any status passes the form so that the service, which checks the version first and then the
         # transitions table, gives the answer; the menu offers only what the table allows now.
-        self.fields["to_status"].widget.choices = [
+        # Nothing preselected: the first allowed status is a choice like the others, not a default.
+        self.fields["to_status"].widget.choices = [("", "Choose the new status")] + [
             (value, Status(value).label) for value in demand.allowed_next_statuses
         ]
         self.fields["version"].initial = demand.version
@@ -88,9 +93,19 @@ class DemandForm(forms.ModelForm):
         }
         help_texts = {"slug": "The address of the page; left empty, it follows the title."}
 
+    CONFIRM_PUBLIC = "confirm_public"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         editing = self.instance.pk is not None
+        if not (editing and self.instance.visibility == Visibility.PUBLIC):
+            # Not public yet: making it public takes a tick, as it is readable by anyone the moment it is saved.
+            self.fields[self.CONFIRM_PUBLIC] = forms.BooleanField(
+                label="Yes, make it public now",
+                required=False,
+                help_text="Needed only with the visibility Public: anyone can then read this demand at once, on "
+                "its page, in the list, the exports and the feed.",
+            )
         self.fields["slug"].required = editing
         self.fields["version"].required = editing
         if editing:
@@ -107,6 +122,18 @@ class DemandForm(forms.ModelForm):
         resolution = clause.resolution
         return f"{resolution.governing_body}, {resolution.adopted_on:%Y-%m-%d}, clause {clause.number}: {clause.text}"
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if (
+            self.CONFIRM_PUBLIC in self.fields
+            and cleaned.get("visibility") == Visibility.PUBLIC
+            and not cleaned.get(self.CONFIRM_PUBLIC)
+        ):
+            self.add_error(
+                self.CONFIRM_PUBLIC, "Tick this to make the demand public: anyone can read it as soon as it is saved."
+            )
+        return cleaned
+
     def service_data(self) -> dict[str, Any]:
         """The cleaned fields as keyword arguments for `demand_create` / `demand_update`."""
         data = {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -118,7 +145,10 @@ class DemandForm(forms.ModelForm):
         return [self[name] for name in Demand.TEAM_ONLY_FIELDS]
 
     def shared_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.Meta.fields if name not in Demand.TEAM_ONLY_FIELDS]
+        names = [name for name in self.Meta.fields if name not in Demand.TEAM_ONLY_FIELDS]
+        if self.CONFIRM_PUBLIC in self.fields:
+            names.insert(names.index("visibility") + 1, self.CONFIRM_PUBLIC)
+        return [self[name] for name in names]
 
 
 class EvidenceLinkForm(forms.Form):

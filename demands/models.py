@@ -3,8 +3,11 @@
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
@@ -65,6 +68,30 @@ def team_only_fields(model: type[models.Model] | models.Model) -> tuple[str, ...
     return tuple(getattr(model, "TEAM_ONLY_FIELDS", ()))
 
 
+# Limits that keep pages, feeds, exports and digests readable. A limited text field carries its limit as
+# `max_length` (forms show it and set `maxlength`, DRF and the schema read it), as a validator (the services'
+# `full_clean` and the admin refuse more) and as a database constraint (nothing else writes more).
+SUMMARY_MAX_LENGTH = 600
+NOTE_MAX_LENGTH = 2000
+TEAM_NOTES_MAX_LENGTH = 5000
+
+
+def limited_text(max_length: int, **kwargs: object) -> models.TextField:
+    """A text field of at most `max_length` characters, refused beyond it with the limit in the message."""
+    return models.TextField(max_length=max_length, validators=[MaxLengthValidator(max_length)], **kwargs)
+
+
+def length_within(field: str, max_length: int, model: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=LessThanOrEqual(Length(field), max_length), name=f"{model}_{field}_max_length"
+    )
+
+
+def change_log(name: str, plural: str) -> HistoricalRecords:
+    """The audit of every edit (django-simple-history), named in the admin as the change log it is."""
+    return HistoricalRecords(verbose_name=f"{name} change", verbose_name_plural=f"change log: {plural}")
+
+
 class Status(models.TextChoices):
     DRAFT = "draft", "Draft"
     PROPOSED = "proposed", "Proposed"
@@ -114,7 +141,7 @@ class Demand(models.Model):
 
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
-    summary = models.TextField(help_text="Member-facing summary, shown on pages and in digests.")
+    summary = limited_text(SUMMARY_MAX_LENGTH, help_text="Member-facing summary, shown on pages and in digests.")
     body = models.TextField(blank=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="demands")
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.DRAFT, db_index=True)
@@ -125,13 +152,13 @@ class Demand(models.Model):
     target = models.CharField(max_length=255, blank=True, help_text='e.g. "one social worker per 250 students"')
     clauses = models.ManyToManyField("ResolutionClause", blank=True, related_name="demands")
     version = models.PositiveIntegerField(default=1, editable=False)
-    internal_notes = models.TextField(blank=True)
-    fallback_position = models.TextField(blank=True)
+    internal_notes = limited_text(TEAM_NOTES_MAX_LENGTH, blank=True)
+    fallback_position = limited_text(NOTE_MAX_LENGTH, blank=True)
     priority_tier = models.CharField(max_length=16, choices=PriorityTier.choices, default=PriorityTier.IMPORTANT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
-    history = HistoricalRecords()
+    history = change_log("demand", "demands")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = VisibleQuerySet.as_manager()
 
@@ -141,6 +168,11 @@ class Demand(models.Model):
     class Meta:
         ordering = ["category__position", "title"]
         permissions = [("transition_demand", "Can move a demand to another status")]
+        constraints = [
+            length_within("summary", SUMMARY_MAX_LENGTH, "demand"),
+            length_within("internal_notes", TEAM_NOTES_MAX_LENGTH, "demand"),
+            length_within("fallback_position", NOTE_MAX_LENGTH, "demand"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -157,6 +189,13 @@ class Demand(models.Model):
         """The statuses this demand may move to next, in the order of `Status`."""
         return [value for value in Status.values if value in TRANSITIONS[self.status]]
 
+    @property
+    def where_it_can_go(self) -> str:
+        """ "Current status: Proposed. Allowed next statuses: Countered, ...": labels, as a person reads them."""
+        current = Status(self.status).label
+        nexts = ", ".join(Status(value).label for value in self.allowed_next_statuses) or f"none: {current} is final"
+        return f"Current status: {current}. Allowed next statuses: {nexts}."
+
 
 class StatusChange(models.Model):
     """One move of a demand from one status to another; append-only."""
@@ -164,8 +203,8 @@ class StatusChange(models.Model):
     demand = models.ForeignKey(Demand, on_delete=models.PROTECT, related_name="status_changes")
     from_status = models.CharField(max_length=32, choices=Status.choices)
     to_status = models.CharField(max_length=32, choices=Status.choices)
-    note = models.TextField(blank=True, help_text="Public note, shown to members and the public.")
-    internal_note = models.TextField(blank=True, help_text="Team-only note.")
+    note = limited_text(NOTE_MAX_LENGTH, blank=True, help_text="Public note, shown to members and the public.")
+    internal_note = limited_text(NOTE_MAX_LENGTH, blank=True, help_text="Team-only note.")
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -187,6 +226,8 @@ class StatusChange(models.Model):
         get_latest_by = "changed_at"
         constraints = [
             models.CheckConstraint(condition=~Q(from_status=models.F("to_status")), name="status_change_moves"),
+            length_within("note", NOTE_MAX_LENGTH, "status_change"),
+            length_within("internal_note", NOTE_MAX_LENGTH, "status_change"),
         ]
 
     def __str__(self) -> str:
@@ -219,7 +260,7 @@ class Evidence(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = change_log("evidence", "evidence")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = VisibleQuerySet.as_manager()
 
@@ -264,7 +305,7 @@ class EvidenceLink(models.Model):
     evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="links")
     claim = models.CharField(max_length=255, help_text='One line: "supports: ..."')
 
-    history = HistoricalRecords()
+    history = change_log("evidence citation", "evidence citations")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = EvidenceLinkQuerySet.as_manager()
 
@@ -287,7 +328,7 @@ class Resolution(models.Model):
     summary = models.TextField(blank=True)
     url = models.URLField(max_length=500, blank=True)
 
-    history = HistoricalRecords()
+    history = change_log("resolution", "resolutions")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
@@ -313,7 +354,7 @@ class ResolutionClause(models.Model):
     number = models.PositiveSmallIntegerField()
     text = models.TextField()
 
-    history = HistoricalRecords()
+    history = change_log("resolution clause", "resolution clauses")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     class Meta:
@@ -340,16 +381,17 @@ class BargainingSession(models.Model):
     location = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TABLE)
     demands = models.ManyToManyField(Demand, blank=True, related_name="sessions")
-    team_notes = models.TextField(blank=True, help_text="Team-only.")
+    team_notes = limited_text(TEAM_NOTES_MAX_LENGTH, blank=True, help_text="Team-only.")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords()
+    history = change_log("bargaining session", "bargaining sessions")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
 
     TEAM_ONLY_FIELDS = ("team_notes",)
 
     class Meta:
         ordering = ["-held_on", "-id"]
+        constraints = [length_within("team_notes", TEAM_NOTES_MAX_LENGTH, "session")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}, {self.held_on:%Y-%m-%d}"

@@ -5,7 +5,9 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from .models import (
     Audience,
@@ -46,6 +48,46 @@ def resolutions_visible_to(user: Viewer) -> QuerySet[Resolution]:
 def demands_by_category(user: Viewer) -> QuerySet[Demand]:
     """Visible demands in the order pages group them: by category, then title."""
     return demands_visible_to(user).order_by("category__position", "category__name", "category_id", "title")
+
+
+# Stemming in English: "workers" finds "social worker". Spanish texts live in other columns.
+SEARCH_CONFIG = "english"
+
+
+def demands_matching(demands: QuerySet[Demand], text: str) -> QuerySet[Demand]:
+    """Those of `demands` whose title, summary or a public note of their history matches `text`.
+
+    PostgreSQL's full-text search (web-search syntax: words, "phrases", -exclusions) where it runs, a plain
+    case-insensitive substring match elsewhere (SQLite). Only the public `note` of a status change is read,
+    never the team's one; the demands are already scoped to the viewer, so a note of a hidden demand finds nothing.
+    """
+    if connection.vendor == "postgresql":
+        query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+        notes = StatusChange.objects.annotate(search=SearchVector("note", config=SEARCH_CONFIG)).filter(search=query)
+        return demands.annotate(search=SearchVector("title", "summary", config=SEARCH_CONFIG)).filter(
+            Q(search=query) | Q(pk__in=notes.values("demand_id"))
+        )
+    notes = StatusChange.objects.filter(note__icontains=text)
+    return demands.filter(Q(title__icontains=text) | Q(summary__icontains=text) | Q(pk__in=notes.values("demand_id")))
+
+
+def demands_for_export(user: Viewer) -> QuerySet[Demand]:
+    """Visible demands by category, each with its visible history, visible evidence links and clauses.
+
+    The prefetches are scoped by the same audience as the demands: `visible_history`, `visible_links`.
+    """
+    history = status_changes_visible_to(user).select_related("changed_by").order_by("changed_at", "id")
+    links = evidence_links_visible_to(user).select_related("evidence__verified_by").order_by("id")
+    clauses = ResolutionClause.objects.select_related("resolution").order_by("resolution_id", "number")
+    return (
+        demands_by_category(user)
+        .select_related("owner")
+        .prefetch_related(
+            Prefetch("status_changes", history, to_attr="visible_history"),
+            Prefetch("evidence_links", links, to_attr="visible_links"),
+            Prefetch("clauses", clauses, to_attr="listed_clauses"),
+        )
+    )
 
 
 def figures_visible_to(user: Viewer) -> QuerySet[Figure]:

@@ -6,7 +6,8 @@ from typing import Any, cast
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils.text import slugify
+from django.utils import timezone
+from slugify import slugify
 
 from .errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
 from .models import (
@@ -92,7 +93,10 @@ def refuse_stale(instance: Any, expected_version: int) -> None:
 
 
 def _unique_slug(title: str) -> str:
-    base = slugify(title)[:190] or "demand"
+    """A readable slug for a title in any script: transliterated ("Consejeros en cada escuela", "Школьные
+    психологи" → "shkolnye-psikhologi"); a title with nothing to transliterate gets the day's date, never a word
+    every such title would share. Numbered from 2 when taken."""
+    base = slugify(title, max_length=190, word_boundary=True) or f"demand-{timezone.localdate():%Y-%m-%d}"
     slug, n = base, 2
     while slug in RESERVED_SLUGS or Demand.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
@@ -161,10 +165,7 @@ def demand_transition(
                 problem = f"“{to_status}” is not a status"
             else:
                 problem = f"A demand cannot move from {current} to {Status(to_status).label}"
-            nexts = ", ".join(allowed) if allowed else f"none: {current} is final"
-            raise InvalidTransition(
-                f"{problem}. Current status: {demand.status}. Allowed next statuses: {nexts}.", field="status"
-            )
+            raise InvalidTransition(f"{problem}. {demand.where_it_can_go}", field="status")
         note, internal_note = note.strip(), internal_note.strip()
         if session_id is not None and not BargainingSession.objects.filter(pk=session_id).exists():
             raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
@@ -172,7 +173,7 @@ def demand_transition(
             raise InvalidTransition(
                 f"Moving to {Status(to_status).label} requires a public note saying why.", field="note"
             )
-        change = StatusChange.objects.create(
+        change = StatusChange(
             demand=demand,
             from_status=demand.status,
             to_status=to_status,
@@ -181,6 +182,9 @@ def demand_transition(
             changed_by=by,
             session_id=session_id,
         )
+        # The field limits (the notes' lengths); the session and the move itself are checked above.
+        _full_clean(change, exclude=["demand", "session", "changed_by"], validate_constraints=False)
+        change.save()
         demand.status = to_status
         demand.version += 1
         demand._history_user = by

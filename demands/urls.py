@@ -7,6 +7,10 @@ app_name = "demands"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("demands/", views.demand_list, name="demand_list"),
+    path("demands.csv", views.demands_csv, name="demands_csv"),
+    path("demands.json", views.demands_json, name="demands_json"),
+    path("bulletin/", views.bulletin, name="bulletin"),
     path("demands/new/", views.demand_create_view, name="demand_create"),
     path("demands/<slug:slug>/", views.demand_detail, name="demand_detail"),
     path("demands/<slug:slug>/edit/", views.demand_edit_view, name="demand_edit"),
@@ -17,4 +21,6 @@ urlpatterns = [
     path("evidence/<int:pk>/edit/", views.evidence_edit_view, name="evidence_edit"),
     path("resolutions/<int:pk>/", views.resolution_detail, name="resolution_detail"),
     path("feed/", PublicStatusChangesFeed(), name="feed"),
+    path("feed/<slug:category>/", PublicStatusChangesFeed(), name="category_feed"),
+    path("feeds/", views.feeds, name="feeds"),
 ]

@@ -7,16 +7,22 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.forms.utils import ErrorDict
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError, StaleVersion, ValidationFailed
+from .exports import csv_lines, json_chunks
+from .filters import DemandListFilter
 from .forms import DemandForm, EvidenceForm, EvidenceLinkForm, FigureFormSet, TransitionForm
-from .models import Demand, Evidence, Status
+from .models import Category, Demand, Evidence, Status
 from .roles import is_team
 from .selectors import (
     demands_by_category,
+    demands_for_export,
     demands_visible_to,
     evidence_links_for,
     evidence_visible_to,
@@ -30,6 +36,7 @@ from .selectors import (
 from .services import demand_create, demand_update, evidence_create, evidence_link_create, evidence_update
 
 RECENT_CHANGES = 6
+LIST_PAGE_SIZE = 25
 KEY_FIGURES = 4
 
 
@@ -60,11 +67,76 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "demands/dashboard.html", context)
 
 
+def demand_list(request: HttpRequest) -> HttpResponse:
+    """`/demands/`: the demands the viewer may see, searched (`q`) and filtered (`status`, `category`); paginated."""
+    filters = DemandListFilter(request.GET, queryset=demands_by_category(request.user))
+    if not filters.is_valid():
+        context = {"filters": filters, "page_obj": None, "query_string": ""}
+        return render(request, "demands/demand_list.html", context, status=400)
+    paginator = Paginator(filters.qs, LIST_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    # Links to other pages keep the search and filters: the URL of a result page can be shared as it is.
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    context = {"filters": filters, "page_obj": page, "query_string": kept.urlencode()}
+    return render(request, "demands/demand_list.html", context)
+
+
+def _export_name(extension: str) -> str:
+    return f"demands-{timezone.localdate():%Y-%m-%d}.{extension}"
+
+
+@require_GET
+def demands_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """`/demands.csv`: what the viewer may see, one row per demand, streamed."""
+    response = StreamingHttpResponse(csv_lines(request.user), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_export_name("csv")}"'
+    response["Vary"] = "Cookie"
+    return response
+
+
+@require_GET
+def demands_json(request: HttpRequest) -> StreamingHttpResponse:
+    """`/demands.json`: what the viewer may see, each demand with its history, evidence and clauses, streamed."""
+    response = StreamingHttpResponse(json_chunks(request.user), content_type="application/json")
+    response["Content-Disposition"] = f'inline; filename="{_export_name("json")}"'
+    response["Vary"] = "Cookie"
+    return response
+
+
+def bulletin(request: HttpRequest) -> HttpResponse:
+    """`/bulletin/`: "Where we stand", printable: one page per category, dated."""
+    demands = list(demands_for_export(request.user))
+    context = {"demands": demands, "progress": progress_of(demands), "today": timezone.localdate()}
+    return render(request, "demands/bulletin.html", context)
+
+
+def feeds(request: HttpRequest) -> HttpResponse:
+    """`/feeds/`: how to follow the changes, with the Atom feed of all of them and one per category."""
+    return render(request, "demands/feeds.html", {"categories": Category.objects.all()})
+
+
+# A refused status form is kept in the session across the redirect (post/redirect/get): reloading the page
+# re-posts nothing, and the page's URL stays the demand's own.
+REFUSED_TRANSITION = "refused-transition-{}"
+
+
+def _refused_transition_form(request: HttpRequest, demand: Demand) -> TransitionForm | None:
+    """The status form refused just before the redirect to this page, with its input and its errors."""
+    saved = request.session.pop(REFUSED_TRANSITION.format(demand.pk), None)
+    if saved is None:
+        return None
+    form = TransitionForm(saved["data"], demand=demand)
+    form.is_valid()
+    for field, message in saved["refusals"]:
+        form.add_error(field, message)
+    return form
+
+
 def _demand_page(
     request: HttpRequest,
     demand: Demand,
     *,
-    transition_form: TransitionForm | None = None,
     link_form: EvidenceLinkForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -75,7 +147,7 @@ def _demand_page(
         "clauses": demand.clauses.select_related("resolution"),
     }
     if is_team(request.user):
-        context["transition_form"] = transition_form or TransitionForm(demand=demand)
+        context["transition_form"] = _refused_transition_form(request, demand) or TransitionForm(demand=demand)
         context["link_form"] = link_form or EvidenceLinkForm(demand=demand, evidence=evidence_visible_to(request.user))
     return render(request, "demands/demand_detail.html", context, status=status)
 
@@ -107,6 +179,7 @@ def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
     """POST from the status form on the demand page."""
     demand = get_object_or_404(demands_visible_to(request.user).select_related("owner"), slug=slug)
     form = TransitionForm(request.POST, demand=demand)
+    refusals: list[tuple[str | None, str]] = []
     if form.is_valid():
         try:
             change = form.save(by=request.user)
@@ -114,12 +187,21 @@ def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
             return _refuse(request, demand, error)
         except DomainError as error:
             add_domain_error(form, error)
+            refusals = [(field, str(message)) for field, errors in form.errors.items() for message in errors]
         else:
             messages.success(
                 request, f"Moved to {Status(change.to_status).label} (from {Status(change.from_status).label})."
             )
             return redirect(f"{demand.get_absolute_url()}#change-{change.pk}")
-    return _demand_page(request, demand, transition_form=form, status=400)
+    data = {name: request.POST.get(name, "") for name in form.fields}
+    request.session[REFUSED_TRANSITION.format(demand.pk)] = {
+        "data": data,
+        "refusals": [(None if field == "__all__" else field, message) for field, message in refusals],
+    }
+    messages.error(request, "The status was not changed: see the status form.")
+    # No fragment: a browser skips `autofocus` when the URL targets an element, and focus is what brings the
+    # form's error summary into view (and to a screen reader) on a phone.
+    return redirect(demand)
 
 
 @require_POST
@@ -231,6 +313,20 @@ def _add_evidence_error(form: EvidenceForm, figures: FigureFormSet, error: Domai
                 form.add_error(key if key in form.fields else None, problem)
 
 
+def _not_judged_yet(form: EvidenceForm, figures: FigureFormSet) -> None:
+    """Keep the input of a form that grew a row without judging it: nobody submitted it yet.
+
+    Django validates a bound form when its errors are first read; empty error lists set beforehand mean that
+    the page shows the input as typed, with no "This field is required" on fields nobody has filled in yet.
+    A tampered row count is still reported, by the management form.
+    """
+    form._errors = ErrorDict()
+    if figures.management_form.is_valid():
+        figures._errors, figures._non_form_errors = [], figures.error_class()
+        for row in figures.forms:
+            row._errors = ErrorDict()
+
+
 def _evidence_form_page(request: HttpRequest, evidence: Evidence | None) -> HttpResponse:
     form = EvidenceForm(request.POST or None, instance=evidence)
     figures = _figure_formset(request, evidence)
@@ -248,6 +344,8 @@ def _evidence_form_page(request: HttpRequest, evidence: Evidence | None) -> Http
         else:
             messages.success(request, f"Saved “{saved}”." if evidence else f"Added “{saved}”.")
             return redirect(saved)
+    if request.method == "POST" and not submitted:
+        _not_judged_yet(form, figures)
     context = {
         "form": form,
         "figures": figures,

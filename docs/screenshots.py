@@ -1,4 +1,5 @@
-"""Take the README's screenshots: the dashboard and a demand page at desktop and phone widths.
+"""Take the README's screenshots: the dashboard, a demand page, search results and the bulletin, at desktop and
+phone widths.
 
     .venv/bin/python docs/screenshots.py
 
@@ -31,6 +32,12 @@ CHROMIUM_ARGS = [
 DEMAND = "appropriate-personnel"
 # Width, viewport height, and the height the picture is cut at to keep the PNGs small.
 WIDTHS = {"desktop": (1280, 900, 1500), "phone": (390, 844, 1700)}
+PAGES = [
+    ("dashboard", "/"),
+    ("demand", f"/demands/{DEMAND}/"),
+    ("search", "/demands/?q=social+workers"),
+    ("bulletin", "/bulletin/"),
+]
 TEAM_PASSWORD = "screenshots-only-password"  # noqa: S105 (a throwaway database)
 
 
@@ -109,7 +116,7 @@ def shoot(base: str) -> list[Path]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for name, (width, height, cut) in WIDTHS.items():
             page = browser.new_page(viewport={"width": width, "height": height})
-            for slug, path in (("dashboard", "/"), ("demand", f"/demands/{DEMAND}/")):
+            for slug, path in PAGES:
                 page.goto(base + path)
                 target = OUT / f"{slug}-{name}.png"
                 full = page.evaluate("document.documentElement.scrollHeight")

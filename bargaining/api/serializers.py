@@ -45,7 +45,12 @@ class SessionInputSerializer(StrictInputSerializer):
         required=False,
         help_text="Ids of the demands discussed: the whole list.",
     )
-    team_notes = serializers.CharField(required=False, allow_blank=True, help_text="Team-only.")
+    team_notes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=BargainingSession._meta.get_field("team_notes").max_length,
+        help_text="Team-only.",
+    )
 
 
 class MemberSerializer(OutputSerializer):

@@ -303,7 +303,7 @@ class DemandInputSerializer(serializers.Serializer):
 
     title = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=200, required=False, help_text="Made from the title when left out.")
-    summary = serializers.CharField()
+    summary = serializers.CharField(max_length=Demand._meta.get_field("summary").max_length)
     body = serializers.CharField(required=False, allow_blank=True)
     category = CheckedSlugRelatedField(
         slug_field="slug", queryset=Category.objects.all(), pattern=SLUG_RE, max_length=100, help_text="A slug."
@@ -322,8 +322,12 @@ class DemandInputSerializer(serializers.Serializer):
     clauses = serializers.PrimaryKeyRelatedField(
         queryset=ResolutionClause.objects.all(), many=True, required=False, help_text="Resolution clause ids."
     )
-    internal_notes = serializers.CharField(required=False, allow_blank=True)
-    fallback_position = serializers.CharField(required=False, allow_blank=True)
+    internal_notes = serializers.CharField(
+        required=False, allow_blank=True, max_length=Demand._meta.get_field("internal_notes").max_length
+    )
+    fallback_position = serializers.CharField(
+        required=False, allow_blank=True, max_length=Demand._meta.get_field("fallback_position").max_length
+    )
     priority_tier = serializers.ChoiceField(choices=PriorityTier.choices, required=False)
     version = VersionField()
 
@@ -346,8 +350,20 @@ class TransitionInputSerializer(serializers.Serializer):
     """A move to another status (see the transitions table), with its notes."""
 
     status = serializers.ChoiceField(choices=Status.choices, help_text="The status to move to.")
-    note = serializers.CharField(required=False, allow_blank=True, default="", help_text="Public note.")
-    internal_note = serializers.CharField(required=False, allow_blank=True, default="", help_text="Team-only note.")
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=StatusChange._meta.get_field("note").max_length,
+        help_text="Public note.",
+    )
+    internal_note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=StatusChange._meta.get_field("internal_note").max_length,
+        help_text="Team-only note.",
+    )
     session = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
     )
@@ -358,9 +374,8 @@ class TransitionInputSerializer(serializers.Serializer):
         if demand is None:  # the schema generator builds it without a demand
             return
         # An unknown status gets the same message as a disallowed one: current and allowed statuses.
-        nexts = ", ".join(demand.allowed_next_statuses) or f"none: {demand.status} is final"
         self.fields["status"].error_messages["invalid_choice"] = (
-            f"“{{input}}” is not a status. Current status: {demand.status}. Allowed next statuses: {nexts}."
+            f"“{{input}}” is not a status. {demand.where_it_can_go}"
         )
 
 

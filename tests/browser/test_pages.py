@@ -80,7 +80,9 @@ def test_team_member_moves_a_demand_from_proposed_to_countered(live_server, page
     expect(page.get_by_text(MARKER).first).to_be_visible()
 
     status = page.get_by_label("New status")
-    expect(status.locator("option")).to_have_text(["Countered", "Tentative agreement", "Withdrawn"])
+    expect(status.locator("option")).to_have_text(
+        ["Choose the new status", "Countered", "Tentative agreement", "Withdrawn"]
+    )
     status.select_option("countered")
     page.get_by_label("Public note").fill("CPS answered with a counter-proposal.")
     page.get_by_label("Team-only note").fill("They may move on caseloads next week.")

@@ -66,6 +66,7 @@ def test_transition_page_offers_only_allowed_statuses_and_writes_history(client,
     url = reverse("admin:demands_demand_transition", args=[demand.pk])
     response = client.get(url)
     assert [value for value, _ in response.context["form"].fields["to_status"].widget.choices] == [
+        "",
         "countered",
         "tentative_agreement",
         "withdrawn",

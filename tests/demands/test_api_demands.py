@@ -357,8 +357,8 @@ def test_disallowed_transition_names_current_and_allowed_statuses(api_client, te
         transition(demand), {"status": "ratified"}, format="json", HTTP_IF_MATCH='"1"'
     )
     body = assert_error_shape(response, 400, "invalid_transition")
-    assert "Current status: draft" in body["detail"]
-    assert "proposed, withdrawn" in body["detail"]
+    assert "Current status: Draft" in body["detail"]
+    assert "Allowed next statuses: Proposed, Withdrawn." in body["detail"]
     assert Demand.objects.get(pk=demand.pk).status == Status.DRAFT
 
 
@@ -366,8 +366,8 @@ def test_unknown_status_names_current_and_allowed_statuses(api_client, team_user
     demand = DemandFactory(status=Status.RATIFIED)
     response = api_client(team_user).post(transition(demand), {"status": "won"}, format="json", HTTP_IF_MATCH='"1"')
     body = assert_error_shape(response, 400, "validation_failed")
-    assert "Current status: ratified" in body["errors"]["status"][0]
-    assert "ratified is final" in body["errors"]["status"][0]
+    assert "Current status: Ratified" in body["errors"]["status"][0]
+    assert "Ratified is final" in body["errors"]["status"][0]
 
 
 def test_withdraw_requires_a_note(api_client, team_user):

@@ -144,16 +144,23 @@ def client_for(user: User | None) -> Client:
     return client
 
 
+def body_of(response) -> bytes:
+    """A response's bytes, streamed (the exports) or not."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def fingerprint(response, needles: set[str]) -> tuple[int, frozenset[str]]:
     """What a response shows: its status and the canaries in its bytes. A refusal is a refusal, whether it
     sends a visitor to sign in (302, 401) or tells a signed-in account no (403)."""
-    body = response.content.decode()
+    body = body_of(response).decode()
     status = 403 if response.status_code in (302, 401) else response.status_code
     return status, frozenset(needle for needle in needles if needle in body)
 
 
 def page_urls(world: dict) -> list[str]:
     urls = ["/", "/evidence/", "/feed/", world["clause"].resolution.get_absolute_url(), "/sessions/"]
+    urls += ["/demands/", "/demands/?q=canary", "/demands.csv", "/demands.json", "/bulletin/", "/feeds/"]
+    urls += [f"/feed/{world['demands']['public'].category.slug}/"]
     return urls + [demand.get_absolute_url() for demand in world["demands"].values()]
 
 
@@ -338,7 +345,7 @@ def test_no_team_only_field_in_any_non_team_output(
     outputs: dict[str, bytes] = {}
     client = client_for(user)
     for url in page_urls(world):
-        outputs[url] = client.get(url, follow=True).content
+        outputs[url] = body_of(client.get(url, follow=True))
     api = api_client_for(api_client, user)
     for url in api_urls(world):
         outputs[url] = api.get(url).content

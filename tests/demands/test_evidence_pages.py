@@ -151,6 +151,9 @@ def test_add_a_figure_row_keeps_the_input_and_saves_nothing(team_client):
     assert 'name="figures-TOTAL_FORMS" value="3"' in page
     assert 'id="figure-row-2"' in page
     assert 'value="Police in CPS schools"' in page
+    assert "This field is required" not in page
+    assert "aria-invalid" not in page
+    assert "field--error" not in page
 
 
 @pytest.mark.parametrize("who", ["anonymous", "member"])
@@ -196,3 +199,14 @@ def test_a_tampered_row_count_is_refused_with_a_message_not_an_error_page(team_c
     assert not Evidence.objects.exists()
     if not extra:
         assert "ManagementForm data is missing or has been tampered with" in response.content.decode()
+
+
+def test_adding_a_row_to_a_half_filled_form_judges_nothing_yet(team_client):
+    data = evidence_post(add_figure="1", title="", **{"figures-0-value": "", "figures-0-unit": "records"})
+    page = team_client.post("/evidence/new/", data).content.decode()
+    assert "This field is required" not in page
+    assert 'aria-invalid="true"' not in page
+    assert 'value="records"' in page
+    submitted = team_client.post("/evidence/new/", {key: value for key, value in data.items() if key != "add_figure"})
+    assert submitted.status_code == 400
+    assert "This field is required" in submitted.content.decode(), "once submitted, the same input is judged"

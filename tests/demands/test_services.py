@@ -56,9 +56,10 @@ def test_every_status_pair(source, target, team_user):
         with pytest.raises(InvalidTransition) as excinfo:
             demand_transition(demand_id=demand.pk, to_status=target, expected_version=1, by=team_user, note="x")
         message = excinfo.value.message
-        assert f"Current status: {source}" in message
+        assert f"Current status: {Status(source).label}." in message
         for allowed in TRANSITIONS[source]:
-            assert allowed in message
+            assert Status(allowed).label in message
+        assert "_" not in message.split("Allowed next statuses:")[1], "labels, never keys"
         if not TRANSITIONS[source]:
             assert "final" in message
         demand.refresh_from_db()
@@ -325,3 +326,27 @@ def test_resolution_with_a_taken_number_is_a_conflict(team_user):
     with pytest.raises(Conflict) as excinfo:
         new_resolution(team_user)
     assert excinfo.value.field == "title"
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Школьные психологи", "shkolnye-psikhologi"),
+        ("Consejeros en cada escuela, ¡ya!", "consejeros-en-cada-escuela-ya"),
+        ("社会工作者", "she-hui-gong-zuo-zhe"),
+    ],
+)
+def test_a_title_in_any_script_gets_a_readable_slug(title, slug):
+    demand = demand_create(by=None, title=title, summary="s", category=CategoryFactory())
+    assert demand.slug == slug
+
+
+def test_a_title_with_nothing_to_transliterate_gets_a_dated_unique_slug():
+    from django.utils import timezone
+
+    category = CategoryFactory()
+    first = demand_create(by=None, title="✊✊", summary="s", category=category)
+    second = demand_create(by=None, title="🍎", summary="s", category=category)
+    today = f"demand-{timezone.localdate():%Y-%m-%d}"
+    assert (first.slug, second.slug) == (today, f"{today}-2")
+    assert first.slug != "demand"

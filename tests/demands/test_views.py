@@ -308,10 +308,12 @@ def test_wrong_password_is_refused_with_a_message(client, team_user):
 def test_status_form_offers_only_the_allowed_next_statuses(team_client):
     demand = DemandFactory(status=Status.PROPOSED)
     page = html(team_client.get(demand.get_absolute_url()))
-    assert select_options(page, "to_status") == ["countered", "tentative_agreement", "withdrawn"]
+    assert select_options(page, "to_status") == ["", "countered", "tentative_agreement", "withdrawn"]
+    select = re.search(r'<select name="to_status".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)" selected', select) == [""], "no status is chosen for you"
     demand_transition(demand_id=demand.pk, to_status=Status.COUNTERED, expected_version=demand.version, by=None)
     page = html(team_client.get(demand.get_absolute_url()))
-    assert select_options(page, "to_status") == ["proposed", "withdrawn"]
+    assert select_options(page, "to_status") == ["", "proposed", "withdrawn"]
 
 
 def test_final_status_offers_no_form(team_client):
@@ -377,21 +379,43 @@ def test_stale_status_form_is_refused_even_when_the_status_moved_on(team_client)
     assert demand.status_changes.count() == 1
 
 
+def refused(team_client, demand, data: dict) -> str:
+    """Post the status form; a refusal redirects to the demand's page (post/redirect/get), which shows it once."""
+    response = team_client.post(f"{demand.get_absolute_url()}status/", data)
+    assert response.status_code == 302
+    assert response["Location"] == demand.get_absolute_url()
+    page = html(team_client.get(demand.get_absolute_url()))
+    assert "The status was not changed" in page
+    assert 'id="status-form-errors" role="alert" tabindex="-1" autofocus' in page
+    again = html(team_client.get(demand.get_absolute_url()))
+    assert "status-form-errors" not in again, "a reload shows a fresh form, and re-posts nothing"
+    return page
+
+
 def test_disallowed_transition_is_refused_with_the_reason(team_client):
     demand = DemandFactory(status=Status.PROPOSED)
-    response = team_client.post(f"{demand.get_absolute_url()}status/", {"to_status": "ratified", "version": 1})
-    assert response.status_code == 400
-    assert "A demand cannot move from Proposed to Ratified" in html(response)
+    page = refused(team_client, demand, {"to_status": "ratified", "version": 1})
+    assert "A demand cannot move from Proposed to Ratified" in page
+    assert "Allowed next statuses: Countered, Tentative agreement, Withdrawn." in page
     assert not demand.status_changes.exists()
 
 
 def test_withdrawing_needs_a_public_note(team_client):
     demand = DemandFactory(status=Status.PROPOSED)
-    response = team_client.post(f"{demand.get_absolute_url()}status/", {"to_status": "withdrawn", "version": 1})
-    assert response.status_code == 400
-    assert "requires a public note" in html(response)
+    page = refused(team_client, demand, {"to_status": "withdrawn", "version": 1, "internal_note": "Kept input."})
+    assert "requires a public note" in page
+    assert '<option value="withdrawn" selected>' in page
+    assert "Kept input." in page
+    assert 'aria-invalid="true"' in page
     demand.refresh_from_db()
     assert demand.status == "proposed"
+
+
+def test_no_status_chosen_is_refused_at_the_field(team_client):
+    demand = DemandFactory(status=Status.PROPOSED)
+    page = refused(team_client, demand, {"to_status": "", "version": 1})
+    assert "Choose the new status." in page
+    assert not demand.status_changes.exists()
 
 
 @pytest.mark.parametrize("who", ["anonymous", "member"])
@@ -419,6 +443,7 @@ def test_team_creates_a_draft_demand(team_client, team_user):
             "category": category.pk,
             "summary": "A nurse in every school, every day.",
             "visibility": "public",
+            "confirm_public": "on",
             "priority_tier": "must_have",
             "internal_notes": "Pair with the counselor demand.",
         },
@@ -428,6 +453,35 @@ def test_team_creates_a_draft_demand(team_client, team_user):
     assert response["Location"] == "/demands/nurses-in-every-school/"
     assert (demand.status, demand.version, demand.internal_notes) == ("draft", 1, "Pair with the counselor demand.")
     assert demand.history.first().history_user == team_user
+
+
+@pytest.mark.parametrize(("visibility", "before"), [("public", None), ("public", "team"), ("public", "members")])
+def test_making_a_demand_public_needs_a_confirmation(team_client, visibility, before):
+    category = CategoryFactory()
+    data = {"title": "Nurses", "category": category.pk, "summary": "s", "visibility": visibility}
+    data["priority_tier"] = "important"
+    url = "/demands/new/"
+    if before:
+        demand = DemandFactory(visibility=before, category=category, slug="nurses")
+        url = f"{demand.get_absolute_url()}edit/"
+        data.update(slug="nurses", version=1)
+    response = team_client.post(url, data)
+    assert response.status_code == 400
+    assert "Tick this to make the demand public" in html(response)
+    assert not Demand.objects.filter(visibility="public").exists()
+    assert team_client.post(url, {**data, "confirm_public": "on"}).status_code == 302
+    assert Demand.objects.get(slug="nurses").visibility == "public"
+
+
+def test_no_confirmation_to_keep_a_demand_hidden_or_public(team_client):
+    for visibility in ("team", "public"):
+        demand = DemandFactory(visibility=visibility)
+        data = {"title": "t", "slug": demand.slug, "category": demand.category_id, "summary": "s", "version": 1}
+        response = team_client.post(
+            f"{demand.get_absolute_url()}edit/", {**data, "visibility": visibility, "priority_tier": "important"}
+        )
+        assert response.status_code == 302, visibility
+    assert 'name="confirm_public"' not in html(team_client.get(f"{demand.get_absolute_url()}edit/"))
 
 
 def test_create_form_reports_missing_fields(team_client):
@@ -710,7 +764,7 @@ def test_status_change_history_is_kept_append_only_by_the_pages(team_client):
 
 def test_a_demand_titled_new_gets_a_slug_that_does_not_clash_with_the_create_page(team_client):
     category = CategoryFactory()
-    data = {"title": "New", "category": category.pk, "summary": "s", "visibility": "public"}
+    data = {"title": "New", "category": category.pk, "summary": "s", "visibility": "public", "confirm_public": "on"}
     data["priority_tier"] = "important"
     response = team_client.post("/demands/new/", data)
     assert response["Location"] == "/demands/new-2/"

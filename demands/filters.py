@@ -1,0 +1,35 @@
+"""The filters of the demand list page (`/demands/?q=...&status=...&category=...`): shareable, bookmarkable URLs."""
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+
+from .models import Category, Status
+from .selectors import demands_matching
+
+MAX_QUERY_LENGTH = 200
+
+
+class DemandListFilter(django_filters.FilterSet):
+    """Search and filters over demands already scoped to the viewer; an unknown choice is refused, not ignored."""
+
+    q = django_filters.CharFilter(
+        label="Search", method="search", max_length=MAX_QUERY_LENGTH, help_text="Titles, summaries and public notes."
+    )
+    status = django_filters.ChoiceFilter(label="Status", choices=Status.choices, empty_label="Any status")
+    category = django_filters.ModelChoiceFilter(
+        label="Category",
+        queryset=Category.objects.all(),
+        to_field_name="slug",
+        empty_label="Any category",
+    )
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        text = value.strip()
+        return demands_matching(queryset, text) if text else queryset
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.form.fields["q"].widget.input_type = "search"
+        self.form.fields["q"].widget.attrs.update(autocomplete="off")
