@@ -15,11 +15,15 @@ from .models import (
     Evidence,
     EvidenceLink,
     Figure,
+    Proposal,
+    RatificationVote,
     Resolution,
     ResolutionClause,
     Status,
     StatusChange,
+    TentativeAgreement,
 )
+from .redlines import Op, redline
 from .roles import Viewer, audience_of
 
 
@@ -198,3 +202,49 @@ def sessions_with_demands_for(user: Viewer) -> QuerySet[BargainingSession]:
     """Sessions, newest first, each with `visible_demands`: the demands discussed that `user` may see."""
     demands = demands_by_category(user).select_related("category")
     return BargainingSession.objects.prefetch_related(Prefetch("demands", demands, to_attr="visible_demands"))
+
+
+# --- Bargaining at the table ---
+
+
+def proposals_visible_to(user: Viewer) -> QuerySet[Proposal]:
+    """Proposals `user` may see: both the proposal and its demand visible to them; in chain order."""
+    return Proposal.objects.visible_to(audience_of(user)).select_related("session").order_by("demand_id", "number")
+
+
+def agreements_visible_to(user: Viewer) -> QuerySet[TentativeAgreement]:
+    """Tentative agreements `user` may see: the team sees drafts; everyone else only those both sides signed."""
+    return TentativeAgreement.objects.visible_to(audience_of(user))
+
+
+def votes_visible_to(user: Viewer) -> QuerySet[RatificationVote]:
+    """Ratification votes covering a demand `user` may see, each with `visible_demands`."""
+    demands = demands_visible_to(user).only("id", "title", "slug", "category_id")
+    return RatificationVote.objects.visible_to(audience_of(user)).prefetch_related(
+        Prefetch("demands", demands, to_attr="visible_demands")
+    )
+
+
+@dataclass
+class ChainLink:
+    """A proposal of a demand's chain with its redline against the one before it."""
+
+    proposal: Proposal
+    ops: list[Op]
+
+
+def proposal_chain(demand: Demand, proposals: Collection[Proposal]) -> list[ChainLink]:
+    """Redline each proposal against the previous one of `proposals` (the first against the demand's
+    `current_language`). Given the viewer's visible proposals, a hidden draft never shows through a diff."""
+    links, previous = [], demand.current_language
+    for proposal in proposals:
+        links.append(ChainLink(proposal=proposal, ops=redline(previous, proposal.language)))
+        previous = proposal.language
+    return links
+
+
+def previous_language(proposal: Proposal, user: Viewer) -> str:
+    """What `proposal` is redlined against for `user`: the language of the visible proposal before it."""
+    earlier = proposals_visible_to(user).filter(demand_id=proposal.demand_id, number__lt=proposal.number)
+    language = earlier.order_by("-number").values_list("language", flat=True).first()
+    return proposal.demand.current_language if language is None else language
