@@ -83,7 +83,7 @@ def test_transition_page_offers_only_allowed_statuses_and_writes_history(client,
     assert response.status_code == 302
     demand.refresh_from_db()
     assert demand.status == Status.COUNTERED
-    change = demand.status_changes.first()
+    change = demand.status_changes.latest()
     assert (change.to_status, change.note, change.internal_note, change.changed_by, change.session) == (
         "countered",
         "CPS offered 1:400.",
