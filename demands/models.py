@@ -213,6 +213,28 @@ class StatusChange(models.Model):
     def __str__(self) -> str:
         return f"{self.demand}: {self.get_from_status_display()} → {self.get_to_status_display()}"
 
+    @property
+    def headline(self) -> str:
+        """The move in a sentence, for feeds and digests: what happened at the table, when something did.
+
+        Reads `demand.title` and, for a vote, the vote's counts (select them with the row).
+        """
+        title = self.demand.title
+        if self.vote_id is not None:
+            vote = self.vote
+            assert vote is not None
+            counts = f"{vote.yes:,} yes to {vote.no:,} no, {vote.turnout_percent}% turnout"
+            if self.to_status == Status.RATIFIED:
+                return f"Members ratified {title}, {counts}"
+            return f"Members voted down the tentative agreement on {title}, {counts}"
+        if self.agreement_id is not None and self.to_status == Status.TENTATIVE_AGREEMENT:
+            return f"Tentative agreement reached on {title}"
+        if self.proposal_id is not None:
+            if self.to_status == Status.COUNTERED:
+                return f"The Board countered on {title}"
+            return f"The union proposed new language on {title}"
+        return f"{title}: {self.get_from_status_display()} → {self.get_to_status_display()}"
+
 
 class Evidence(models.Model):
     """A source that backs demands: a report, statistic, news item, testimony or board document."""

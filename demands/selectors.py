@@ -34,7 +34,9 @@ def demands_visible_to(user: Viewer) -> QuerySet[Demand]:
 
 def status_changes_visible_to(user: Viewer) -> QuerySet[StatusChange]:
     """History rows of the demands `user` may see, newest first."""
-    return StatusChange.objects.visible_to(audience_of(user)).select_related("demand", "demand__category", "session")
+    return StatusChange.objects.visible_to(audience_of(user)).select_related(
+        "demand", "demand__category", "session", "vote"
+    )
 
 
 def evidence_visible_to(user: Viewer) -> QuerySet[Evidence]:
@@ -147,12 +149,24 @@ def status_changes_for_members(
     if category_ids:
         changes = changes.filter(demand__category_id__in=category_ids)
     return (
-        changes.select_related("demand__category")
+        changes.select_related("demand__category", "vote", "proposal")
         .only(
             "from_status",
             "to_status",
             "note",
             "changed_at",
+            "occurred_at",
+            "agreement_id",
+            "vote__yes",
+            "vote__no",
+            "vote__abstain",
+            "vote__eligible",
+            # A proposal's member-facing columns only: never its team-only rationale.
+            "proposal__demand_id",
+            "proposal__number",
+            "proposal__language",
+            "proposal__visibility",
+            "demand__current_language",
             "demand__title",
             "demand__slug",
             "demand__category__name",
@@ -161,6 +175,21 @@ def status_changes_for_members(
         )
         .order_by("changed_at", "id")
     )
+
+
+def proposal_languages_for_members(demand_ids: Collection[int]) -> dict[int, list[tuple[int, str]]]:
+    """(number, language) of the proposals members may see on each demand, in chain order: what a digest
+    redlines a proposal against."""
+    rows = (
+        Proposal.objects.visible_to(Audience.MEMBERS)
+        .filter(demand_id__in=demand_ids)
+        .order_by("demand_id", "number")
+        .values_list("demand_id", "number", "language")
+    )
+    chains: dict[int, list[tuple[int, str]]] = {}
+    for demand_id, number, language in rows:
+        chains.setdefault(demand_id, []).append((number, language))
+    return chains
 
 
 def evidence_for_members(*, since: datetime.datetime, until: datetime.datetime) -> QuerySet[Evidence]:
@@ -248,3 +277,38 @@ def previous_language(proposal: Proposal, user: Viewer) -> str:
     earlier = proposals_visible_to(user).filter(demand_id=proposal.demand_id, number__lt=proposal.number)
     language = earlier.order_by("-number").values_list("language", flat=True).first()
     return proposal.demand.current_language if language is None else language
+
+
+@dataclass
+class AtTheTable:
+    """What a demand's page shows of the bargaining: the proposal chain with redlines, the agreement, votes."""
+
+    chain: list[ChainLink]
+    agreement: TentativeAgreement | None
+    votes: list[RatificationVote]
+
+
+def table_of(demand: Demand, user: Viewer) -> AtTheTable:
+    """The bargaining on `demand` that `user` may see, in four queries however long the chain."""
+    proposals = list(proposals_visible_to(user).filter(demand=demand).select_related("created_by"))
+    agreement = agreements_visible_to(user).filter(demand=demand).first()
+    votes = list(votes_visible_to(user).filter(demands=demand))
+    return AtTheTable(chain=proposal_chain(demand, proposals), agreement=agreement, votes=votes)
+
+
+@dataclass
+class TableCounts:
+    """How many demands have reached a tentative agreement, been ratified, or are still open at the table."""
+
+    tentative: int
+    ratified: int
+    open: int
+
+
+def table_counts(demands: Collection[Demand]) -> TableCounts:
+    """Counted over already loaded demands; no queries. Withdrawn demands are in none of the three."""
+    statuses = Counter(demand.status for demand in demands)
+    still_open = sum(statuses[status] for status in (Status.DRAFT, Status.PROPOSED, Status.COUNTERED))
+    return TableCounts(
+        tentative=statuses[Status.TENTATIVE_AGREEMENT], ratified=statuses[Status.RATIFIED], open=still_open
+    )

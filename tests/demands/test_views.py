@@ -655,8 +655,8 @@ def add_history(demand: Demand, count: int) -> None:
 QUERIES = {
     ("dashboard", "anonymous"): 4,
     ("dashboard", "team"): 7,
-    ("demand", "anonymous"): 5,
-    ("demand", "team"): 10,
+    ("demand", "anonymous"): 8,
+    ("demand", "team"): 13,
     ("evidence", "anonymous"): 3,
     ("resolution", "anonymous"): 3,
 }
