@@ -230,7 +230,11 @@ def demand_status_counts_for_members() -> QuerySet:
 def sessions_with_demands_for(user: Viewer) -> QuerySet[BargainingSession]:
     """Sessions, newest first, each with `visible_demands`: the demands discussed that `user` may see."""
     demands = demands_by_category(user).select_related("category")
-    return BargainingSession.objects.prefetch_related(Prefetch("demands", demands, to_attr="visible_demands"))
+    proposals = proposals_visible_to(user).select_related("demand").order_by("side", "demand__title", "number")
+    return BargainingSession.objects.prefetch_related(
+        Prefetch("demands", demands, to_attr="visible_demands"),
+        Prefetch("proposals", proposals, to_attr="visible_proposals"),
+    )
 
 
 # --- Bargaining at the table ---

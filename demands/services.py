@@ -10,7 +10,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
+from .errors import Conflict, DomainError, InvalidTransition, StaleVersion, ValidationFailed
 from .models import (
     NOTE_REQUIRED,
     NOTE_REQUIRED_MOVES,
@@ -789,3 +789,45 @@ def vote_record(
                 vote_id=vote.pk,
             )
     return vote
+
+
+def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, Any]], by: User | None) -> int:
+    """Record what happened at a session on its demands, all or nothing: for each demand discussed, the
+    proposal passed (`proposal`: the fields of `proposal_create`) and/or a status change (`to_status`, `note`).
+
+    Each outcome names `demand_id` and the `expected_version` the recorder saw. Errors are keyed by the
+    outcome's position (`0.language`). Returns how many proposals and status changes were written."""
+    session = BargainingSession.objects.filter(pk=session_id).first()
+    if session is None:
+        raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
+    written = 0
+    with transaction.atomic():
+        for index, outcome in enumerate(outcomes):
+            demand_id, version = outcome["demand_id"], outcome["expected_version"]
+            try:
+                if outcome.get("proposal"):
+                    proposal_create(
+                        demand_id=demand_id,
+                        expected_version=version,
+                        by=by,
+                        session_id=session.pk,
+                        exchanged_on=session.held_on,
+                        **outcome["proposal"],
+                    )
+                    version = Demand.objects.values_list("version", flat=True).get(pk=demand_id)
+                    written += 1
+                if outcome.get("to_status"):
+                    demand_transition(
+                        demand_id=demand_id,
+                        to_status=outcome["to_status"],
+                        expected_version=version,
+                        by=by,
+                        note=outcome.get("note", ""),
+                        session_id=session.pk,
+                    )
+                    written += 1
+            except ValidationFailed as error:
+                raise ValidationFailed({f"{index}.{field}": found for field, found in error.errors.items()}) from error
+            except DomainError as error:
+                raise ValidationFailed({f"{index}.{error.field or 'demand'}": [error.message]}) from error
+    return written
