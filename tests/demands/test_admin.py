@@ -146,6 +146,10 @@ def test_edit_in_the_admin_is_audited_with_the_user(client, admin_user):
         "evidence_links-INITIAL_FORMS": 0,
         "status_changes-TOTAL_FORMS": 0,
         "status_changes-INITIAL_FORMS": 0,
+        "proposals-TOTAL_FORMS": 0,
+        "proposals-INITIAL_FORMS": 0,
+        "agreement-TOTAL_FORMS": 0,
+        "agreement-INITIAL_FORMS": 0,
     }
     response = client.post(admin_url(Demand, "change", demand.pk), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -206,6 +210,10 @@ def test_admin_edit_on_a_stale_copy_is_refused_and_changes_nothing(client, admin
         "evidence_links-INITIAL_FORMS": 0,
         "status_changes-TOTAL_FORMS": 0,
         "status_changes-INITIAL_FORMS": 0,
+        "proposals-TOTAL_FORMS": 0,
+        "proposals-INITIAL_FORMS": 0,
+        "agreement-TOTAL_FORMS": 0,
+        "agreement-INITIAL_FORMS": 0,
     }
     response = client.post(admin_url(Demand, "change", demand.pk), data)
     assert response.status_code == 200

@@ -87,3 +87,22 @@ def test_feed_says_what_happened_at_the_table(client, team_user):
     _propose(demand, team_user, "board", "Counter.")
     feed = client.get("/feed/").content.decode()
     assert "The Board countered on Nurses" in feed
+
+
+def test_admin_shows_proposals_and_agreement_read_only_and_rationale_to_the_team_only(
+    client, staff_user, staff_team_user
+):
+    from django.urls import reverse
+
+    demand = DemandFactory(status=Status.PROPOSED)
+    ProposalFactory(demand=demand, number=1, rationale="ADMIN-RATIONALE-CANARY", language="Proposal language")
+    TentativeAgreement.objects.create(demand=demand, language="ADMIN-UNSIGNED-CANARY")
+    url = reverse("admin:demands_demand_change", args=[demand.pk])
+    client.force_login(staff_team_user)
+    team_page = client.get(url).content.decode()
+    assert "ADMIN-RATIONALE-CANARY" in team_page and "ADMIN-UNSIGNED-CANARY" in team_page
+    assert 'name="proposals-0-language"' not in team_page  # shown, not editable
+    client.force_login(staff_user)
+    staff_page = client.get(url).content.decode()
+    assert "Proposal language" in staff_page
+    assert "ADMIN-RATIONALE-CANARY" not in staff_page and "ADMIN-UNSIGNED-CANARY" not in staff_page
