@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.models import AnonymousUser, User
 from django.forms.models import fields_for_model, model_to_dict
 
-from demands.models import BargainingSession, Category, Demand
+from demands.models import BargainingSession, Category, Demand, Side, Status, Visibility
 from demands.selectors import demands_by_category
 
 from .models import Member
@@ -89,3 +89,48 @@ class SessionForm(forms.Form):
 
     def team_only_fields(self) -> list[forms.BoundField]:
         return [self["team_notes"]]
+
+
+class OutcomeForm(forms.Form):
+    """What happened to one demand at a session: the proposal passed, if any, and a status change, if any."""
+
+    demand = forms.IntegerField(widget=forms.HiddenInput)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    side = forms.ChoiceField(choices=[("", "No proposal"), *Side.choices], required=False, label="Proposal passed by")
+    language = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, strip=False, label="Proposed language"
+    )
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Summary for members")
+    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Rationale (team only)")
+    visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PUBLIC, label="Proposal visible to")
+    to_status = forms.ChoiceField(required=False, label="Status change")
+    note = forms.CharField(required=False, label="Public note on the status change")
+
+    def __init__(self, *args: Any, demand: Demand, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"demand": demand.pk, "version": demand.version})
+        super().__init__(*args, **kwargs)
+        self.for_demand = demand
+        nexts = [(value, Status(value).label) for value in demand.allowed_next_statuses]
+        self.fields["to_status"].choices = [("", "No change"), *nexts]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("side") and not data.get("language", "").strip():
+            self.add_error("language", "Give the language of the proposal passed.")
+        return data
+
+    def outcome(self) -> dict[str, Any] | None:
+        """The outcome for `session_outcomes_record`, or None when nothing happened to this demand."""
+        data = self.cleaned_data
+        if not data.get("side") and not data.get("to_status"):
+            return None
+        proposal = None
+        if data.get("side"):
+            proposal = {name: data[name] for name in ("side", "language", "summary", "rationale", "visibility")}
+        return {
+            "demand_id": self.for_demand.pk,
+            "expected_version": data["version"],
+            "proposal": proposal,
+            "to_status": data.get("to_status") or None,
+            "note": data.get("note", ""),
+        }

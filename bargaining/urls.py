@@ -13,4 +13,5 @@ urlpatterns = [
     path("sessions/", views.session_list, name="session_list"),
     path("sessions/new/", views.session_create_view, name="session_create"),
     path("sessions/<int:pk>/edit/", views.session_edit_view, name="session_edit"),
+    path("sessions/<int:pk>/outcomes/", views.session_outcomes_view, name="session_outcomes"),
 ]

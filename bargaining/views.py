@@ -12,13 +12,13 @@ from django.views.decorators.http import require_http_methods
 
 from demands.errors import DomainError, ValidationFailed
 from demands.models import BargainingSession
-from demands.selectors import sessions_with_demands_for
-from demands.services import session_create, session_update
+from demands.selectors import demands_by_category, sessions_with_demands_for
+from demands.services import session_create, session_outcomes_record, session_update
 from demands.views import add_domain_error, team_required
 
 from .digests.content import digest_changes_for
 from .digests.rendering import RenderedDigest, digest_render
-from .forms import PreferencesForm, SessionForm
+from .forms import OutcomeForm, PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
 from .models import Delivery, Member
 from .selectors import member_for_account, member_for_token
@@ -152,3 +152,33 @@ def account(request: HttpRequest) -> HttpResponse:
     member = member_for_account(request.user.email)
     context = {"member": member, "preferences_path": member_preferences_path(member) if member else None}
     return render(request, "bargaining/account.html", context)
+
+
+@team_required
+@require_http_methods(["GET", "POST"])
+def session_outcomes_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """`/sessions/<id>/outcomes/`: on one form, what happened to each demand discussed — the proposal passed
+    and the status change — written all or nothing."""
+    session = get_object_or_404(BargainingSession, pk=pk)
+    demands = demands_by_category(request.user).filter(sessions=session)
+    forms = [OutcomeForm(request.POST or None, demand=demand, prefix=f"demand-{demand.pk}") for demand in demands]
+    status = 200
+    if request.method == "POST":
+        if all(form.is_valid() for form in forms):
+            pending = [(form, outcome) for form in forms if (outcome := form.outcome()) is not None]
+            try:
+                written = session_outcomes_record(
+                    session_id=session.pk, outcomes=[outcome for _form, outcome in pending], by=request.user
+                )
+            except ValidationFailed as error:
+                for key, problems in error.errors.items():
+                    index, _, field = key.partition(".")
+                    form = pending[int(index)][0] if index.isdigit() else forms[0]
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+            else:
+                messages.success(request, f"Recorded {written} outcome{'s' if written != 1 else ''} of “{session}”.")
+                return redirect(f"{reverse('bargaining:session_list')}#session-{session.pk}")
+        status = 400
+    context = {"session": session, "forms": forms}
+    return render(request, "bargaining/session_outcomes.html", context, status=status)

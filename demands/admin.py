@@ -27,9 +27,12 @@ from .models import (
     Evidence,
     EvidenceLink,
     Figure,
+    Proposal,
+    RatificationVote,
     Resolution,
     ResolutionClause,
     StatusChange,
+    TentativeAgreement,
     team_only_fields,
 )
 from .roles import audience_of, is_team
@@ -246,17 +249,78 @@ class StatusChangeInline(AudienceAdminMixin, admin.TabularInline):
     """The status history, read-only: rows are written by `demand_transition` alone."""
 
     model = StatusChange
-    fields = ["changed_at", "from_status", "to_status", "note", "internal_note", "session", "changed_by"]
+    fields = [
+        "occurred_at",
+        "changed_at",
+        "from_status",
+        "to_status",
+        "note",
+        "internal_note",
+        "session",
+        "proposal",
+        "agreement",
+        "vote",
+        "changed_by",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
-    ordering = ["-changed_at"]
+    ordering = ["-occurred_at", "-id"]
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ReadOnlyInline(AudienceAdminMixin, admin.TabularInline):
+    """Rows shown on their demand and never written here: the services write them (pages, API), so the
+    demand's version, its history and the transitions table hold. A signed agreement is locked anyway."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self._without_hidden(request, self.fields or [])
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Part of the demand: whoever may view the demand sees them (within their audience).
+        return request.user.has_perm("demands.view_demand")
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ProposalInline(ReadOnlyInline):
+    model = Proposal
+    fields = [
+        "number",
+        "side",
+        "exchanged_on",
+        "session",
+        "visibility",
+        "summary",
+        "language",
+        *Proposal.TEAM_ONLY_FIELDS,
+    ]
+    ordering = ["number"]
+
+
+class TentativeAgreementInline(ReadOnlyInline):
+    model = TentativeAgreement
+    fields = [
+        "language",
+        "proposal",
+        "union_signed_by",
+        "union_signed_on",
+        "board_signed_by",
+        "board_signed_on",
+        "reached_at",
+    ]
 
 
 class DemandAdminForm(forms.ModelForm):
@@ -295,10 +359,11 @@ class DemandAdmin(AuditedAdmin):
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["category", "owner", "clauses"]
     readonly_fields = ["status", "version", "created_at", "updated_at"]
-    inlines = [EvidenceLinkInline, StatusChangeInline]
+    inlines = [EvidenceLinkInline, ProposalInline, TentativeAgreementInline, StatusChangeInline]
     form = DemandAdminForm
     fieldsets = [
         (None, {"fields": ["title", "slug", "category", "summary", "body", "target", "clauses"]}),
+        ("Contract language", {"fields": ["article", "current_language"]}),
         ("Status", {"fields": ["status", "visibility", "version", "seen_version", "created_at", "updated_at"]}),
         ("Team only — never shown to members or the public", {"fields": list(Demand.TEAM_ONLY_FIELDS)}),
     ]
@@ -385,11 +450,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class StatusChangeAdmin(AudienceAdminMixin, ReadOnlyAdmin):
     """Browse the append-only history; nothing here can add, edit or delete a row."""
 
-    list_display = ["changed_at", "demand", "from_status", "to_status", "session", "changed_by"]
+    list_display = ["occurred_at", "changed_at", "demand", "from_status", "to_status", "session", "changed_by"]
     list_filter = ["to_status", "from_status", "demand__category"]
     list_select_related = ["demand", "session", "changed_by"]
     search_fields = ["demand__title", "note"]
     date_hierarchy = "changed_at"
+
+
+@admin.register(RatificationVote)
+class RatificationVoteAdmin(AudienceAdminMixin, ReadOnlyAdmin):
+    """Ratification votes, as recorded by `vote_record` (which moved their demands); read-only here."""
+
+    list_display = ["held_on", "yes", "no", "abstain", "eligible", "recorded_by"]
+    date_hierarchy = "held_on"
+    filter_horizontal = ["demands"]
 
 
 class FigureInline(admin.TabularInline):

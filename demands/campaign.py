@@ -11,19 +11,23 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from .models import Category, Demand, Evidence, PriorityTier, Resolution, Status, Visibility
+from .models import Category, Demand, Evidence, PriorityTier, Resolution, Side, Visibility
 from .services import (
     category_create,
     demand_create,
-    demand_transition,
     evidence_create,
     evidence_link_create,
+    proposal_create,
     resolution_create,
     resolution_update,
 )
 
 CTU = "Chicago Teachers Union"
 STATEMENT_DATE = datetime.date(2024, 2, 22)
+FIRST_PROPOSAL_SUMMARY = (
+    "The union's demand as submitted: the union \"submitted a demand as part of our upcoming contract "
+    'negotiation" (Chicago Teachers Union statement, February 22, 2024).'
+)
 
 CATEGORIES = [
     ("trauma-supports", "Trauma supports", "Care for students who have lived through violence and loss."),
@@ -264,14 +268,21 @@ def campaign_load() -> LoadReport:
             visibility=Visibility.PUBLIC,
             **{name: item[name] for name in ("slug", "title", "summary", "body", "target", "priority_tier")},
         )
-        proposed = demand_transition(
+        # The union's first proposal is the demand as the statement submitted it; it moves the demand to
+        # `proposed`. Nothing later in the chain comes from the statement, so nothing later is loaded here.
+        proposal_create(
             demand_id=demand.pk,
-            to_status=Status.PROPOSED,
             expected_version=demand.version,
             by=None,
             note=SUBMITTED_NOTE,
+            side=Side.UNION,
+            exchanged_on=STATEMENT_DATE,
+            language=item["summary"],
+            summary=FIRST_PROPOSAL_SUMMARY,
+            visibility=Visibility.PUBLIC,
         )
-        version = proposed.demand.version
+        report.count("proposals", True)
+        version = Demand.objects.values_list("version", flat=True).get(pk=demand.pk)
         for key, claim in item["claims"].items():
             evidence_link_create(
                 demand_id=demand.pk, evidence_id=evidence[key].pk, claim=claim, expected_version=version, by=None

@@ -57,7 +57,8 @@ class PublicStatusChangesFeed(Feed):
         return changes[:FEED_LENGTH]
 
     def item_title(self, item: StatusChange) -> str:
-        return f"{item.demand.title}: {Status(item.from_status).label} → {Status(item.to_status).label}"
+        # "The Board countered on …", "Tentative agreement reached on …", "Members ratified …": the table's words.
+        return item.headline
 
     def item_description(self, item: StatusChange) -> str:
         moved = f"Moved from {Status(item.from_status).label} to {Status(item.to_status).label}."
@@ -67,7 +68,7 @@ class PublicStatusChangesFeed(Feed):
         return f"{item.demand.get_absolute_url()}#change-{item.pk}"
 
     def item_pubdate(self, item: StatusChange) -> datetime.datetime:
-        return item.changed_at
+        return item.occurred_at
 
     def item_updateddate(self, item: StatusChange) -> datetime.datetime:
         return item.changed_at

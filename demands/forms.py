@@ -80,11 +80,14 @@ class DemandForm(forms.ModelForm):
             "summary",
             "body",
             "target",
+            "article",
+            "current_language",
             "visibility",
             "clauses",
             *Demand.TEAM_ONLY_FIELDS,
         ]
         widgets = {
+            "current_language": forms.Textarea(attrs={"rows": 6}),
             "summary": forms.Textarea(attrs={"rows": 3}),
             "body": forms.Textarea(attrs={"rows": 6}),
             "internal_notes": forms.Textarea(attrs={"rows": 4}),

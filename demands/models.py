@@ -1,14 +1,17 @@
 """The union's contract demands, their status through bargaining, evidence and the resolution."""
 
+import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 if TYPE_CHECKING:
@@ -105,13 +108,15 @@ class Status(models.TextChoices):
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.DRAFT: frozenset({Status.PROPOSED, Status.WITHDRAWN}),
     Status.PROPOSED: frozenset({Status.COUNTERED, Status.TENTATIVE_AGREEMENT, Status.WITHDRAWN}),
-    Status.COUNTERED: frozenset({Status.PROPOSED, Status.WITHDRAWN}),
+    Status.COUNTERED: frozenset({Status.PROPOSED, Status.TENTATIVE_AGREEMENT, Status.WITHDRAWN}),
     Status.TENTATIVE_AGREEMENT: frozenset({Status.RATIFIED, Status.COUNTERED, Status.WITHDRAWN}),
     Status.RATIFIED: frozenset(),
     Status.WITHDRAWN: frozenset(),
 }
 # Moving to these statuses needs a public note saying why.
 NOTE_REQUIRED: frozenset[str] = frozenset({Status.WITHDRAWN})
+# These moves need a public note too: reopening a tentative agreement says why.
+NOTE_REQUIRED_MOVES: frozenset[tuple[str, str]] = frozenset({(Status.TENTATIVE_AGREEMENT, Status.COUNTERED)})
 
 
 class PriorityTier(models.TextChoices):
@@ -150,6 +155,8 @@ class Demand(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_demands"
     )
     target = models.CharField(max_length=255, blank=True, help_text='e.g. "one social worker per 250 students"')
+    article = models.CharField(max_length=100, blank=True, help_text='The contract article, e.g. "Article 44-3".')
+    current_language = models.TextField(blank=True, help_text="The contract's text today; empty for a new article.")
     clauses = models.ManyToManyField("ResolutionClause", blank=True, related_name="demands")
     version = models.PositiveIntegerField(default=1, editable=False)
     internal_notes = limited_text(TEAM_NOTES_MAX_LENGTH, blank=True)
@@ -208,7 +215,10 @@ class StatusChange(models.Model):
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True, help_text="When it was recorded.")
+    occurred_at = models.DateTimeField(
+        default=timezone.now, help_text="When it happened at the table; never in the future."
+    )
     session = models.ForeignKey(
         "BargainingSession",
         on_delete=models.SET_NULL,
@@ -216,13 +226,24 @@ class StatusChange(models.Model):
         blank=True,
         related_name="status_changes",
     )
+    # What caused the move, when it was not a plain transition.
+    proposal = models.ForeignKey(
+        "Proposal", on_delete=models.PROTECT, null=True, blank=True, related_name="status_changes"
+    )
+    agreement = models.ForeignKey(
+        "TentativeAgreement", on_delete=models.PROTECT, null=True, blank=True, related_name="status_changes"
+    )
+    vote = models.ForeignKey(
+        "RatificationVote", on_delete=models.PROTECT, null=True, blank=True, related_name="status_changes"
+    )
 
     objects = StatusChangeQuerySet.as_manager()
 
     TEAM_ONLY_FIELDS = ("internal_note", "changed_by")
 
     class Meta:
-        ordering = ["-changed_at", "-id"]
+        # Timelines read in the order things happened at the table; digests select by `changed_at`.
+        ordering = ["-occurred_at", "-id"]
         get_latest_by = "changed_at"
         constraints = [
             models.CheckConstraint(condition=~Q(from_status=models.F("to_status")), name="status_change_moves"),
@@ -232,6 +253,28 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.demand}: {self.get_from_status_display()} → {self.get_to_status_display()}"
+
+    @property
+    def headline(self) -> str:
+        """The move in a sentence, for feeds and digests: what happened at the table, when something did.
+
+        Reads `demand.title` and, for a vote, the vote's counts (select them with the row).
+        """
+        title = self.demand.title
+        if self.vote_id is not None:
+            vote = self.vote
+            assert vote is not None
+            counts = f"{vote.yes:,} yes to {vote.no:,} no, {vote.turnout_percent}% turnout"
+            if self.to_status == Status.RATIFIED:
+                return f"Members ratified {title}, {counts}"
+            return f"Members voted down the tentative agreement on {title}, {counts}"
+        if self.agreement_id is not None and self.to_status == Status.TENTATIVE_AGREEMENT:
+            return f"Tentative agreement reached on {title}"
+        if self.proposal_id is not None:
+            if self.to_status == Status.COUNTERED:
+                return f"The Board countered on {title}"
+            return f"The union proposed new language on {title}"
+        return f"{title}: {self.get_from_status_display()} → {self.get_to_status_display()}"
 
 
 class Evidence(models.Model):
@@ -395,3 +438,183 @@ class BargainingSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}, {self.held_on:%Y-%m-%d}"
+
+
+class Side(models.TextChoices):
+    UNION = "union", "The union"
+    BOARD = "board", "The Board"
+
+
+class ProposalQuerySet(VisibleQuerySet):
+    # A proposal is seen only by who may see both it and its demand.
+    visibility_paths = ("visibility", "demand__visibility")
+
+
+class Proposal(models.Model):
+    """One written pass of contract language on a demand, by one side, numbered per demand from 1."""
+
+    demand = models.ForeignKey(Demand, on_delete=models.PROTECT, related_name="proposals")
+    number = models.PositiveIntegerField(editable=False)
+    side = models.CharField(max_length=8, choices=Side.choices)
+    exchanged_on = models.DateField(help_text="When it was passed across the table; never in the future.")
+    session = models.ForeignKey(
+        BargainingSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="proposals"
+    )
+    language = models.TextField(blank=True, help_text="The proposed contract language, in full.")
+    summary = models.TextField(blank=True, help_text="Member-facing summary.")
+    rationale = models.TextField(blank=True, help_text="Team-only: why the team proposes or how it reads this.")
+    visibility = models.CharField(
+        max_length=16,
+        choices=Visibility.choices,
+        default=Visibility.TEAM,
+        db_index=True,
+        help_text="A union draft not yet passed across the table stays `team`.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
+    objects = ProposalQuerySet.as_manager()
+
+    TEAM_ONLY_FIELDS = ("rationale", "created_by")
+
+    class Meta:
+        ordering = ["demand", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["demand", "number"], name="proposal_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="proposal_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.demand}: {self.get_side_display()} proposal {self.number}"
+
+    def get_absolute_url(self) -> str:
+        return self.demand.get_absolute_url() + f"#proposal-{self.number}"
+
+    def clean(self) -> None:
+        if self.exchanged_on and self.exchanged_on > timezone.localdate():
+            today = timezone.localdate()
+            raise ValidationError({"exchanged_on": f"A proposal cannot be exchanged in the future (today is {today})."})
+
+
+class TentativeAgreementQuerySet(models.QuerySet):
+    def visible_to(self, audience: Audience) -> "TentativeAgreementQuerySet":
+        """The team sees every agreement; members and the public only those both sides signed."""
+        agreements = self.filter(demand__visibility__in=Audience(audience).visibilities)
+        if audience != Audience.TEAM:
+            agreements = agreements.filter(reached_at__isnull=False)
+        return agreements
+
+
+class TentativeAgreement(models.Model):
+    """The agreed language of a demand; reached, and locked, when both sides have signed."""
+
+    demand = models.OneToOneField(Demand, on_delete=models.PROTECT, related_name="agreement")
+    language = models.TextField(help_text="The agreed contract language; editable until a side signs.")
+    proposal = models.ForeignKey(
+        Proposal, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="Taken from."
+    )
+    union_signed_by = models.CharField(max_length=200, blank=True)
+    union_signed_on = models.DateField(null=True, blank=True)
+    board_signed_by = models.CharField(max_length=200, blank=True)
+    board_signed_on = models.DateField(null=True, blank=True)
+    reached_at = models.DateTimeField(null=True, blank=True, help_text="When the second side signed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
+    objects = TentativeAgreementQuerySet.as_manager()
+
+    # The whole agreement is team-only until reached (see the queryset); no field is team-only after.
+    TEAM_ONLY_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(union_signed_on__isnull=True) | ~Q(union_signed_by=""), name="agreement_union_signer"
+            ),
+            models.CheckConstraint(
+                condition=Q(board_signed_on__isnull=True) | ~Q(board_signed_by=""), name="agreement_board_signer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Tentative agreement on {self.demand}"
+
+    def signed_on(self, side: str) -> "datetime.date | None":
+        return self.union_signed_on if side == Side.UNION else self.board_signed_on
+
+    @property
+    def is_signed(self) -> bool:
+        """Signed by at least one side: the language is locked."""
+        return self.union_signed_on is not None or self.board_signed_on is not None
+
+    @property
+    def is_reached(self) -> bool:
+        return self.union_signed_on is not None and self.board_signed_on is not None
+
+
+class RatificationVoteQuerySet(models.QuerySet):
+    def visible_to(self, audience: Audience) -> "RatificationVoteQuerySet":
+        """Votes that cover at least one demand the audience may see."""
+        visible = Demand.objects.visible_to(audience)
+        return self.filter(
+            pk__in=RatificationVote.demands.through.objects.filter(demand__in=visible).values("ratificationvote_id")
+        )
+
+
+class RatificationVote(models.Model):
+    """The members' vote on tentative agreements: passed when yes outnumbers no."""
+
+    held_on = models.DateField()
+    yes = models.PositiveIntegerField()
+    no = models.PositiveIntegerField()
+    abstain = models.PositiveIntegerField(default=0)
+    eligible = models.PositiveIntegerField(help_text="Members eligible to vote.")
+    demands = models.ManyToManyField(Demand, related_name="votes", help_text="The demands whose TAs it covers.")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    history = HistoricalRecords()
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
+    objects = RatificationVoteQuerySet.as_manager()
+
+    TEAM_ONLY_FIELDS = ("recorded_by",)
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(yes__gte=0) & Q(no__gte=0) & Q(abstain__gte=0) & Q(eligible__gte=0),
+                name="vote_counts_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(eligible__gte=models.F("yes") + models.F("no") + models.F("abstain")),
+                name="vote_counts_within_eligible",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ratification vote, {self.held_on:%Y-%m-%d}"
+
+    @property
+    def passed(self) -> bool:
+        return self.yes > self.no
+
+    @property
+    def cast(self) -> int:
+        return self.yes + self.no + self.abstain
+
+    @property
+    def turnout_percent(self) -> int:
+        return round(100 * self.cast / self.eligible) if self.eligible else 0
+
+    @property
+    def margin(self) -> int:
+        return self.yes - self.no

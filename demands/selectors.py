@@ -17,11 +17,15 @@ from .models import (
     Evidence,
     EvidenceLink,
     Figure,
+    Proposal,
+    RatificationVote,
     Resolution,
     ResolutionClause,
     Status,
     StatusChange,
+    TentativeAgreement,
 )
+from .redlines import Op, redline
 from .roles import Viewer, audience_of
 
 
@@ -32,7 +36,9 @@ def demands_visible_to(user: Viewer) -> QuerySet[Demand]:
 
 def status_changes_visible_to(user: Viewer) -> QuerySet[StatusChange]:
     """History rows of the demands `user` may see, newest first."""
-    return StatusChange.objects.visible_to(audience_of(user)).select_related("demand", "demand__category", "session")
+    return StatusChange.objects.visible_to(audience_of(user)).select_related(
+        "demand", "demand__category", "session", "vote"
+    )
 
 
 def evidence_visible_to(user: Viewer) -> QuerySet[Evidence]:
@@ -185,12 +191,24 @@ def status_changes_for_members(
     if category_ids:
         changes = changes.filter(demand__category_id__in=category_ids)
     return (
-        changes.select_related("demand__category")
+        changes.select_related("demand__category", "vote", "proposal")
         .only(
             "from_status",
             "to_status",
             "note",
             "changed_at",
+            "occurred_at",
+            "agreement_id",
+            "vote__yes",
+            "vote__no",
+            "vote__abstain",
+            "vote__eligible",
+            # A proposal's member-facing columns only: never its team-only rationale.
+            "proposal__demand_id",
+            "proposal__number",
+            "proposal__language",
+            "proposal__visibility",
+            "demand__current_language",
             "demand__title",
             "demand__slug",
             "demand__category__name",
@@ -199,6 +217,21 @@ def status_changes_for_members(
         )
         .order_by("changed_at", "id")
     )
+
+
+def proposal_languages_for_members(demand_ids: Collection[int]) -> dict[int, list[tuple[int, str]]]:
+    """(number, language) of the proposals members may see on each demand, in chain order: what a digest
+    redlines a proposal against."""
+    rows = (
+        Proposal.objects.visible_to(Audience.MEMBERS)
+        .filter(demand_id__in=demand_ids)
+        .order_by("demand_id", "number")
+        .values_list("demand_id", "number", "language")
+    )
+    chains: dict[int, list[tuple[int, str]]] = {}
+    for demand_id, number, language in rows:
+        chains.setdefault(demand_id, []).append((number, language))
+    return chains
 
 
 def evidence_for_members(*, since: datetime.datetime, until: datetime.datetime) -> QuerySet[Evidence]:
@@ -239,4 +272,89 @@ def demand_status_counts_for_members() -> QuerySet:
 def sessions_with_demands_for(user: Viewer) -> QuerySet[BargainingSession]:
     """Sessions, newest first, each with `visible_demands`: the demands discussed that `user` may see."""
     demands = demands_by_category(user).select_related("category")
-    return BargainingSession.objects.prefetch_related(Prefetch("demands", demands, to_attr="visible_demands"))
+    proposals = proposals_visible_to(user).select_related("demand").order_by("side", "demand__title", "number")
+    return BargainingSession.objects.prefetch_related(
+        Prefetch("demands", demands, to_attr="visible_demands"),
+        Prefetch("proposals", proposals, to_attr="visible_proposals"),
+    )
+
+
+# --- Bargaining at the table ---
+
+
+def proposals_visible_to(user: Viewer) -> QuerySet[Proposal]:
+    """Proposals `user` may see: both the proposal and its demand visible to them; in chain order."""
+    return Proposal.objects.visible_to(audience_of(user)).select_related("session").order_by("demand_id", "number")
+
+
+def agreements_visible_to(user: Viewer) -> QuerySet[TentativeAgreement]:
+    """Tentative agreements `user` may see: the team sees drafts; everyone else only those both sides signed."""
+    return TentativeAgreement.objects.visible_to(audience_of(user))
+
+
+def votes_visible_to(user: Viewer) -> QuerySet[RatificationVote]:
+    """Ratification votes covering a demand `user` may see, each with `visible_demands`."""
+    demands = demands_visible_to(user).only("id", "title", "slug", "category_id")
+    return RatificationVote.objects.visible_to(audience_of(user)).prefetch_related(
+        Prefetch("demands", demands, to_attr="visible_demands")
+    )
+
+
+@dataclass
+class ChainLink:
+    """A proposal of a demand's chain with its redline against the one before it."""
+
+    proposal: Proposal
+    ops: list[Op]
+
+
+def proposal_chain(demand: Demand, proposals: Collection[Proposal]) -> list[ChainLink]:
+    """Redline each proposal against the previous one of `proposals` (the first against the demand's
+    `current_language`). Given the viewer's visible proposals, a hidden draft never shows through a diff."""
+    links, previous = [], demand.current_language
+    for proposal in proposals:
+        links.append(ChainLink(proposal=proposal, ops=redline(previous, proposal.language)))
+        previous = proposal.language
+    return links
+
+
+def previous_language(proposal: Proposal, user: Viewer) -> str:
+    """What `proposal` is redlined against for `user`: the language of the visible proposal before it."""
+    earlier = proposals_visible_to(user).filter(demand_id=proposal.demand_id, number__lt=proposal.number)
+    language = earlier.order_by("-number").values_list("language", flat=True).first()
+    return proposal.demand.current_language if language is None else language
+
+
+@dataclass
+class AtTheTable:
+    """What a demand's page shows of the bargaining: the proposal chain with redlines, the agreement, votes."""
+
+    chain: list[ChainLink]
+    agreement: TentativeAgreement | None
+    votes: list[RatificationVote]
+
+
+def table_of(demand: Demand, user: Viewer) -> AtTheTable:
+    """The bargaining on `demand` that `user` may see, in four queries however long the chain."""
+    proposals = list(proposals_visible_to(user).filter(demand=demand).select_related("created_by"))
+    agreement = agreements_visible_to(user).filter(demand=demand).first()
+    votes = list(votes_visible_to(user).filter(demands=demand))
+    return AtTheTable(chain=proposal_chain(demand, proposals), agreement=agreement, votes=votes)
+
+
+@dataclass
+class TableCounts:
+    """How many demands have reached a tentative agreement, been ratified, or are still open at the table."""
+
+    tentative: int
+    ratified: int
+    open: int
+
+
+def table_counts(demands: Collection[Demand]) -> TableCounts:
+    """Counted over already loaded demands; no queries. Withdrawn demands are in none of the three."""
+    statuses = Counter(demand.status for demand in demands)
+    still_open = sum(statuses[status] for status in (Status.DRAFT, Status.PROPOSED, Status.COUNTERED))
+    return TableCounts(
+        tentative=statuses[Status.TENTATIVE_AGREEMENT], ratified=statuses[Status.RATIFIED], open=still_open
+    )

@@ -1,5 +1,6 @@
 """Every write to demands goes through these functions."""
 
+import datetime
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, cast
 
@@ -9,24 +10,42 @@ from django.db import models, transaction
 from django.utils import timezone
 from slugify import slugify
 
-from .errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
+from .errors import Conflict, DomainError, InvalidTransition, StaleVersion, ValidationFailed
 from .models import (
     NOTE_REQUIRED,
+    NOTE_REQUIRED_MOVES,
     BargainingSession,
     Category,
     Demand,
     Evidence,
     EvidenceLink,
     Figure,
+    Proposal,
+    RatificationVote,
     Resolution,
     ResolutionClause,
+    Side,
     Status,
     StatusChange,
+    TentativeAgreement,
+    Visibility,
 )
 
 # The demand's fields an edit may set; `status` moves only by `demand_transition`.
 DEMAND_FIELDS = frozenset(
-    {"title", "slug", "summary", "body", "category", "visibility", "target", "clauses", *Demand.TEAM_ONLY_FIELDS}
+    {
+        "title",
+        "slug",
+        "summary",
+        "body",
+        "category",
+        "visibility",
+        "target",
+        "article",
+        "current_language",
+        "clauses",
+        *Demand.TEAM_ONLY_FIELDS,
+    }
 )
 NOT_EDITABLE = {"status": "Change the status with a transition, not an edit."}
 
@@ -144,6 +163,49 @@ def _refuse_reserved_slug(demand: Demand) -> None:
         raise ValidationFailed({"slug": [f"“{demand.slug}” is reserved for the site's own pages; choose another."]})
 
 
+def _refuse_move(demand: Demand, to_status: str) -> None:
+    """The transitions table's refusal, with the message every caller shows."""
+    allowed = demand.allowed_next_statuses
+    if to_status in allowed:
+        return
+    current = Status(demand.status).label
+    if to_status not in Status.values:
+        problem = f"“{to_status}” is not a status"
+    else:
+        problem = f"A demand cannot move from {current} to {Status(to_status).label}"
+    raise InvalidTransition(f"{problem}. {demand.where_it_can_go}", field="status")
+
+
+def _moment_of(day: datetime.date, demand: Demand) -> datetime.datetime:
+    """A day at the table as a moment for the timeline: noon of that day, never later than now, and never
+    before the demand was entered here (the tracker may be caught up on sessions held before)."""
+    noon = timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+    return max(min(noon, timezone.now()), demand.created_at)
+
+
+def _clean_occurred_at(
+    demand: Demand, occurred_at: datetime.datetime | None, session: BargainingSession | None
+) -> datetime.datetime:
+    """When a move happened: given, else its session's date, else now; never in the future, never before
+    the demand existed."""
+    if occurred_at is None:
+        if session is None:
+            return timezone.now()
+        return _moment_of(session.held_on, demand)
+    if occurred_at > timezone.now():
+        raise ValidationFailed({"occurred_at": ["A status change cannot have happened in the future."]})
+    if timezone.localdate(occurred_at) < timezone.localdate(demand.created_at):
+        raise ValidationFailed(
+            {
+                "occurred_at": [
+                    f"“{demand}” was recorded on {timezone.localtime(demand.created_at):%Y-%m-%d}; "
+                    "a change to it cannot have happened before that."
+                ]
+            }
+        )
+    return occurred_at
+
+
 def demand_transition(
     *,
     demand_id: int,
@@ -153,26 +215,34 @@ def demand_transition(
     note: str = "",
     internal_note: str = "",
     session_id: int | None = None,
+    occurred_at: datetime.datetime | None = None,
+    proposal_id: int | None = None,
+    agreement_id: int | None = None,
+    vote_id: int | None = None,
 ) -> StatusChange:
-    """Move a demand to `to_status` if the transitions table allows it, writing its history row."""
+    """Move a demand to `to_status` if the transitions table allows it, writing its history row.
+
+    `proposal_id`, `agreement_id` and `vote_id` name what caused the move (set by the services below).
+    Reopening a tentative agreement (→ countered) needs a note and unsigns the agreement; its signed
+    state stays in the agreement's history.
+    """
     with transaction.atomic():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
-        allowed = demand.allowed_next_statuses
-        if to_status not in allowed:
-            current = Status(demand.status).label
-            if to_status not in Status.values:
-                problem = f"“{to_status}” is not a status"
-            else:
-                problem = f"A demand cannot move from {current} to {Status(to_status).label}"
-            raise InvalidTransition(f"{problem}. {demand.where_it_can_go}", field="status")
+        _refuse_move(demand, to_status)
         note, internal_note = note.strip(), internal_note.strip()
-        if session_id is not None and not BargainingSession.objects.filter(pk=session_id).exists():
-            raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
-        if to_status in NOTE_REQUIRED and not note:
-            raise InvalidTransition(
-                f"Moving to {Status(to_status).label} requires a public note saying why.", field="note"
-            )
+        session = None
+        if session_id is not None:
+            session = BargainingSession.objects.filter(pk=session_id).first()
+            if session is None:
+                raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
+        if (to_status in NOTE_REQUIRED or (demand.status, to_status) in NOTE_REQUIRED_MOVES) and not note:
+            what = "Reopening a tentative agreement" if to_status == Status.COUNTERED else "Moving to "
+            what = what if to_status == Status.COUNTERED else f"{what}{Status(to_status).label}"
+            raise InvalidTransition(f"{what} requires a public note saying why.", field="note")
+        when = _clean_occurred_at(demand, occurred_at, session)
+        if demand.status == Status.TENTATIVE_AGREEMENT and to_status == Status.COUNTERED:
+            _agreement_reopen(demand, by)
         change = StatusChange(
             demand=demand,
             from_status=demand.status,
@@ -180,16 +250,30 @@ def demand_transition(
             note=note,
             internal_note=internal_note,
             changed_by=by,
-            session_id=session_id,
+            session=session,
+            occurred_at=when,
+            proposal_id=proposal_id,
+            agreement_id=agreement_id,
+            vote_id=vote_id,
         )
-        # The field limits (the notes' lengths); the session and the move itself are checked above.
-        _full_clean(change, exclude=["demand", "session", "changed_by"], validate_constraints=False)
+        # The field limits (the notes' lengths); the session, the time and the move itself are checked above.
+        _full_clean(
+            change,
+            exclude=["demand", "session", "changed_by", "occurred_at", "proposal", "agreement", "vote"],
+            validate_constraints=False,
+        )
         change.save()
         demand.status = to_status
         demand.version += 1
         demand._history_user = by
         demand.save(update_fields=["status", "version", "updated_at"])
     return change
+
+
+def _bump_version(demand: Demand, by: User | None) -> None:
+    demand.version += 1
+    demand._history_user = by
+    demand.save(update_fields=["version", "updated_at"])
 
 
 def evidence_link_create(
@@ -211,9 +295,7 @@ def evidence_link_create(
         _full_clean(link)
         link._history_user = by
         link.save()
-        demand.version += 1
-        demand._history_user = by
-        demand.save(update_fields=["version", "updated_at"])
+        _bump_version(demand, by)
     return link
 
 
@@ -474,3 +556,285 @@ def session_update(
         if ids is not None and "demands" in changed:
             session.demands.set(ids)
     return session
+
+
+# --- Bargaining at the table ---
+
+# The status a proposal of each side moves its demand to.
+PROPOSAL_MOVES = {Side.UNION: Status.PROPOSED, Side.BOARD: Status.COUNTERED}
+PROPOSAL_FIELDS = frozenset({"side", "exchanged_on", "language", "summary", "rationale", "visibility"})
+
+
+def _refuse_future(field: str, day: datetime.date | None, what: str) -> None:
+    if day is not None and day > timezone.localdate():
+        raise ValidationFailed({field: [f"{what} cannot be in the future (today is {timezone.localdate()})."]})
+
+
+def proposal_create(
+    *,
+    demand_id: int,
+    expected_version: int,
+    by: User | None,
+    session_id: int | None = None,
+    note: str = "",
+    **fields: Any,
+) -> Proposal:
+    """Record a proposal, numbered next on its demand, and move the demand as the side's pass does (a union
+    proposal to `proposed`, a Board one to `countered`; no move when it is there already). A team draft
+    (visibility `team`) has not crossed the table and moves nothing. Refused moves write nothing."""
+    refuse_unknown_fields(fields, PROPOSAL_FIELDS)
+    with transaction.atomic():
+        demand = Demand.objects.select_for_update().get(pk=demand_id)
+        refuse_stale(demand, expected_version)
+        proposal = Proposal(demand=demand, session_id=session_id, created_by=by, number=1)
+        apply_fields(proposal, fields, editable=PROPOSAL_FIELDS, exclude=["number"], validate_constraints=False)
+        if session_id is not None and not BargainingSession.objects.filter(pk=session_id).exists():
+            raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
+        to_status = PROPOSAL_MOVES[Side(proposal.side)]
+        moves = proposal.visibility != Visibility.TEAM and demand.status != to_status
+        if moves or not demand.is_open:
+            _refuse_move(demand, to_status)
+        last = Proposal.objects.filter(demand=demand).aggregate(models.Max("number"))["number__max"]
+        proposal.number = (last or 0) + 1
+        proposal._history_user = by
+        proposal.save()
+        if moves:
+            demand_transition(
+                demand_id=demand.pk,
+                to_status=to_status,
+                expected_version=demand.version,
+                by=by,
+                note=note,
+                session_id=session_id,
+                occurred_at=_moment_of(proposal.exchanged_on, demand),
+                proposal_id=proposal.pk,
+            )
+        else:
+            _bump_version(demand, by)
+    return proposal
+
+
+def _locked_agreement(demand: Demand) -> TentativeAgreement | None:
+    return TentativeAgreement.objects.select_for_update().filter(demand=demand).first()
+
+
+def _signed_message(agreement: TentativeAgreement) -> str:
+    signatures = [
+        f"{label} ({name}, {day})"
+        for label, name, day in (
+            ("the union", agreement.union_signed_by, agreement.union_signed_on),
+            ("the Board", agreement.board_signed_by, agreement.board_signed_on),
+        )
+        if day is not None
+    ]
+    return f"The tentative agreement on “{agreement.demand}” is signed by {' and '.join(signatures)}"
+
+
+def agreement_set_language(
+    *, demand_id: int, language: str, expected_version: int, by: User | None, proposal_id: int | None = None
+) -> TentativeAgreement:
+    """Create or edit the agreed language of a demand while no side has signed it."""
+    language = language.strip()
+    if not language:
+        raise ValidationFailed({"language": ["Give the agreed contract language."]})
+    with transaction.atomic():
+        demand = Demand.objects.select_for_update().get(pk=demand_id)
+        refuse_stale(demand, expected_version)
+        if not demand.is_open:
+            _refuse_move(demand, Status.TENTATIVE_AGREEMENT)
+        agreement = _locked_agreement(demand) or TentativeAgreement(demand=demand)
+        if agreement.is_signed:
+            raise Conflict(f"{_signed_message(agreement)}: its language is locked.", field="language")
+        if proposal_id is not None and not Proposal.objects.filter(pk=proposal_id, demand=demand).exists():
+            raise ValidationFailed({"proposal": [f"“{demand}” has no proposal with id {proposal_id}."]})
+        if agreement.pk is not None and agreement.language == language and proposal_id is None:
+            return agreement
+        agreement.language = language
+        if proposal_id is not None:
+            agreement.proposal_id = proposal_id
+        agreement._history_user = by
+        agreement.save()
+        _bump_version(demand, by)
+    return agreement
+
+
+def agreement_sign(
+    *,
+    demand_id: int,
+    side: str,
+    signed_by: str,
+    signed_on: datetime.date,
+    expected_version: int,
+    by: User | None,
+    session_id: int | None = None,
+) -> TentativeAgreement:
+    """One side initials the agreement. The second signature reaches it: the demand moves to
+    `tentative_agreement` in the same transaction, and the language is locked."""
+    signed_by = signed_by.strip()
+    errors: dict[str, list[str]] = {}
+    if side not in Side.values:
+        errors["side"] = [f"“{side}” is not a side; use union or board."]
+    if not signed_by:
+        errors["signed_by"] = ["Say who signed for this side."]
+    if errors:
+        raise ValidationFailed(errors)
+    _refuse_future("signed_on", signed_on, "A signature")
+    with transaction.atomic():
+        # The demand's row lock serializes signers: of two at once, exactly one reaches the agreement.
+        demand = Demand.objects.select_for_update().get(pk=demand_id)
+        refuse_stale(demand, expected_version)
+        agreement = _locked_agreement(demand)
+        if agreement is None:
+            raise ValidationFailed({"side": [f"“{demand}” has no agreed language to sign yet; set it first."]})
+        if agreement.is_reached:
+            raise Conflict(f"{_signed_message(agreement)}: both sides have signed already.", field="side")
+        if agreement.signed_on(side) is not None:
+            raise Conflict(f"{_signed_message(agreement)}: {Side(side).label} has signed already.", field="side")
+        if not agreement.is_signed:
+            # The first signature: the move the second will make must be allowed now.
+            _refuse_move(demand, Status.TENTATIVE_AGREEMENT)
+        setattr(agreement, f"{side}_signed_by", signed_by)
+        setattr(agreement, f"{side}_signed_on", signed_on)
+        if agreement.is_reached:
+            agreement.reached_at = timezone.now()
+        agreement._history_user = by
+        agreement.save()
+        if agreement.is_reached:
+            demand_transition(
+                demand_id=demand.pk,
+                to_status=Status.TENTATIVE_AGREEMENT,
+                expected_version=demand.version,
+                by=by,
+                session_id=session_id,
+                occurred_at=_moment_of(max(agreement.union_signed_on, agreement.board_signed_on), demand),
+                agreement_id=agreement.pk,
+            )
+        else:
+            _bump_version(demand, by)
+    return agreement
+
+
+def _agreement_reopen(demand: Demand, by: User | None) -> None:
+    """Unsign a reached agreement (called by `demand_transition`); the signed state stays in its history."""
+    agreement = _locked_agreement(demand)
+    if agreement is None:
+        return
+    agreement.union_signed_by = agreement.board_signed_by = ""
+    agreement.union_signed_on = agreement.board_signed_on = None
+    agreement.reached_at = None
+    agreement._history_user = by
+    agreement.save()
+
+
+VOTE_COUNTS = ("yes", "no", "abstain", "eligible")
+
+
+def _clean_vote_counts(counts: Mapping[str, Any]) -> dict[str, int]:
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, int] = {}
+    for name in VOTE_COUNTS:
+        value = counts.get(name, 0 if name == "abstain" else None)
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[name] = ["Give a whole number."]
+        elif value < 0:
+            errors[name] = ["A count cannot be negative."]
+        else:
+            cleaned[name] = value
+    if not errors and cleaned["yes"] + cleaned["no"] + cleaned["abstain"] > cleaned["eligible"]:
+        cast = cleaned["yes"] + cleaned["no"] + cleaned["abstain"]
+        errors["eligible"] = [
+            f"{cast:,} votes were cast (yes + no + abstain) but only {cleaned['eligible']:,} members were eligible."
+        ]
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
+def vote_record(
+    *, held_on: datetime.date, demand_ids: Iterable[int], by: User | None, **counts: Any
+) -> RatificationVote:
+    """Record the members' vote on the tentative agreements of `demand_ids`. Passed (yes > no) ratifies every
+    covered demand; failed sends each back to `countered`. All or nothing, in one transaction."""
+    refuse_unknown_fields(counts, VOTE_COUNTS)
+    cleaned = _clean_vote_counts(counts)
+    _refuse_future("held_on", held_on, "A vote")
+    ids = sorted(set(demand_ids))
+    if not ids:
+        raise ValidationFailed({"demands": ["Name the demands whose tentative agreements the vote covers."]})
+    with transaction.atomic():
+        demands = list(Demand.objects.select_for_update().filter(pk__in=_existing_demand_ids(ids)).order_by("pk"))
+        reached = set(
+            TentativeAgreement.objects.filter(demand__in=demands, reached_at__isnull=False).values_list(
+                "demand_id", flat=True
+            )
+        )
+        not_ready = [
+            f"“{demand}” ({demand.status})"
+            for demand in demands
+            if demand.status != Status.TENTATIVE_AGREEMENT or demand.pk not in reached
+        ]
+        if not_ready:
+            raise ValidationFailed(
+                {"demands": ["Only demands with a signed tentative agreement go to a vote: " + ", ".join(not_ready)]}
+            )
+        vote = RatificationVote(held_on=held_on, recorded_by=by, **cleaned)
+        _full_clean(vote)
+        vote._history_user = by
+        vote.save()
+        vote.demands.set(demands)
+        to_status = Status.RATIFIED if vote.passed else Status.COUNTERED
+        outcome = "ratified" if vote.passed else "voted down"
+        note = f"Members {outcome} the tentative agreement, {vote.yes:,} yes to {vote.no:,} no."
+        for demand in demands:
+            demand_transition(
+                demand_id=demand.pk,
+                to_status=to_status,
+                expected_version=demand.version,
+                by=by,
+                note=note,
+                occurred_at=_moment_of(held_on, demand),
+                vote_id=vote.pk,
+            )
+    return vote
+
+
+def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, Any]], by: User | None) -> int:
+    """Record what happened at a session on its demands, all or nothing: for each demand discussed, the
+    proposal passed (`proposal`: the fields of `proposal_create`) and/or a status change (`to_status`, `note`).
+
+    Each outcome names `demand_id` and the `expected_version` the recorder saw. Errors are keyed by the
+    outcome's position (`0.language`). Returns how many proposals and status changes were written."""
+    session = BargainingSession.objects.filter(pk=session_id).first()
+    if session is None:
+        raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
+    written = 0
+    with transaction.atomic():
+        for index, outcome in enumerate(outcomes):
+            demand_id, version = outcome["demand_id"], outcome["expected_version"]
+            try:
+                if outcome.get("proposal"):
+                    proposal_create(
+                        demand_id=demand_id,
+                        expected_version=version,
+                        by=by,
+                        session_id=session.pk,
+                        exchanged_on=session.held_on,
+                        **outcome["proposal"],
+                    )
+                    version = Demand.objects.values_list("version", flat=True).get(pk=demand_id)
+                    written += 1
+                if outcome.get("to_status"):
+                    demand_transition(
+                        demand_id=demand_id,
+                        to_status=outcome["to_status"],
+                        expected_version=version,
+                        by=by,
+                        note=outcome.get("note", ""),
+                        session_id=session.pk,
+                    )
+                    written += 1
+            except ValidationFailed as error:
+                raise ValidationFailed({f"{index}.{field}": found for field, found in error.errors.items()}) from error
+            except DomainError as error:
+                raise ValidationFailed({f"{index}.{error.field or 'demand'}": [error.message]}) from error
+    return written

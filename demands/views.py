@@ -32,6 +32,8 @@ from .selectors import (
     resolution_with_clauses_for,
     resolutions_visible_to,
     status_changes_visible_to,
+    table_counts,
+    table_of,
 )
 from .services import demand_create, demand_update, evidence_create, evidence_link_create, evidence_update
 
@@ -60,6 +62,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "demands": demands,
         "progress": progress_of(demands),
+        "table_counts": table_counts(demands),
         "recent_changes": status_changes_visible_to(request.user)[:RECENT_CHANGES],
         "resolution": resolutions_visible_to(request.user).first(),
         "figures": figures_visible_to(request.user)[:KEY_FIGURES],
@@ -145,6 +148,7 @@ def _demand_page(
         "history": status_changes_visible_to(request.user).filter(demand=demand).select_related("changed_by"),
         "evidence_links": evidence_links_for(demand, request.user),
         "clauses": demand.clauses.select_related("resolution"),
+        "table": table_of(demand, request.user),
     }
     if is_team(request.user):
         context["transition_form"] = _refused_transition_form(request, demand) or TransitionForm(demand=demand)

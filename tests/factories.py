@@ -11,10 +11,12 @@ from demands.models import (
     Evidence,
     EvidenceLink,
     Figure,
+    Proposal,
     Resolution,
     ResolutionClause,
     Status,
     StatusChange,
+    TentativeAgreement,
     Visibility,
 )
 
@@ -132,3 +134,26 @@ class StatusChangeFactory(factory.django.DjangoModelFactory):
     from_status = Status.DRAFT
     to_status = Status.PROPOSED
     note = "Presented at the table."
+
+
+class ProposalFactory(factory.django.DjangoModelFactory):
+    """A proposal row as stored; tests of the rules go through `proposal_create`."""
+
+    class Meta:
+        model = Proposal
+
+    demand = factory.SubFactory(DemandFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    side = "union"
+    exchanged_on = datetime.date(2024, 3, 1)
+    language = factory.Sequence(lambda n: f"The Board shall employ {n} social workers.")
+    summary = "What this proposal asks for."
+    visibility = Visibility.PUBLIC
+
+
+class TentativeAgreementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TentativeAgreement
+
+    demand = factory.SubFactory(DemandFactory)
+    language = "The Board shall employ one social worker per 250 students."

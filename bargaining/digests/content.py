@@ -7,8 +7,14 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from demands.models import Category, Status
-from demands.selectors import demand_status_counts_for_members, evidence_for_members, status_changes_for_members
+from demands.models import Category, Status, StatusChange, Visibility
+from demands.redlines import as_html, as_text, redline
+from demands.selectors import (
+    demand_status_counts_for_members,
+    evidence_for_members,
+    proposal_languages_for_members,
+    status_changes_for_members,
+)
 
 from ..links import demand_url
 from ..models import Member
@@ -23,7 +29,11 @@ class DigestChange:
     from_label: str
     to_label: str
     note: str
-    changed_at: datetime.datetime
+    changed_at: datetime.datetime  # when it was recorded: what puts it in a digest
+    occurred_at: datetime.datetime  # when it happened at the table: what the digest shows and orders by
+    headline: str = ""
+    redline_html: str = ""  # a proposal's language against the one before it, inline-styled for mail clients
+    redline_text: str = ""  # the same as `[-old-]{+new+}`
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,8 @@ class DigestSource:
         categories = {category.id: category for category in Category.objects.only("name", "position")}
         self._category_order = {cid: (c.position, c.name) for cid, c in categories.items()}
         self._category_names = {cid: c.name for cid, c in categories.items()}
+        rows = list(status_changes_for_members(since=since, until=until))
+        chains = proposal_languages_for_members({row.demand_id for row in rows if row.proposal_id is not None})
         self._changes = [
             _Change(
                 at=row.changed_at,
@@ -111,9 +123,12 @@ class DigestSource:
                     to_label=Status(row.to_status).label,
                     note=row.note,
                     changed_at=row.changed_at,
+                    occurred_at=row.occurred_at,
+                    headline=row.headline,
+                    **_redlines(row, chains),
                 ),
             )
-            for row in status_changes_for_members(since=since, until=until)
+            for row in rows
         ]
         self._evidence = [
             _Evidence(
@@ -162,6 +177,8 @@ class DigestSource:
             for category_id in sorted(shown_in, key=lambda cid: cid or 0):
                 group(category_id).evidence.append(item.evidence)
 
+        for digest_group in groups.values():
+            digest_group.changes.sort(key=lambda change: change.occurred_at)
         ordered = sorted(groups, key=lambda cid: (1, (0, "")) if cid is None else (0, self._category_order[cid]))
         return DigestContent(
             window_start=window_start,
@@ -182,6 +199,16 @@ class DigestSource:
             for status, count in totals.items()
             if count
         ]
+
+
+def _redlines(row: StatusChange, chains: dict[int, list[tuple[int, str]]]) -> dict[str, str]:
+    """A proposal's redline against the member-visible proposal before it (the first against the contract)."""
+    proposal = row.proposal
+    if proposal is None or proposal.visibility == Visibility.TEAM:
+        return {}
+    earlier = [language for number, language in chains.get(row.demand_id, []) if number < proposal.number]
+    ops = redline(earlier[-1] if earlier else row.demand.current_language, proposal.language)
+    return {"redline_html": as_html(ops, inline_styles=True), "redline_text": as_text(ops)}
 
 
 def member_topic_key(member: Member) -> TopicKey:

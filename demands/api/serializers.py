@@ -23,10 +23,14 @@ from ..models import (
     EvidenceLink,
     Figure,
     PriorityTier,
+    Proposal,
+    RatificationVote,
     Resolution,
     ResolutionClause,
+    Side,
     Status,
     StatusChange,
+    TentativeAgreement,
     Visibility,
 )
 
@@ -130,6 +134,8 @@ class DemandSerializer(OutputSerializer):
             "status",
             "visibility",
             "target",
+            "article",
+            "current_language",
             "clauses",
             "evidence",
             "version",
@@ -182,7 +188,19 @@ class StatusChangeSerializer(OutputSerializer):
 
     class Meta:
         model = StatusChange
-        fields = ["id", "demand", "from_status", "to_status", "note", "changed_at", "session"]
+        fields = [
+            "id",
+            "demand",
+            "from_status",
+            "to_status",
+            "note",
+            "changed_at",
+            "occurred_at",
+            "session",
+            "proposal",
+            "agreement",
+            "vote",
+        ]
         read_only_fields = fields
 
 
@@ -319,6 +337,8 @@ class DemandInputSerializer(serializers.Serializer):
         help_text="A username.",
     )
     target = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    article = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    current_language = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     clauses = serializers.PrimaryKeyRelatedField(
         queryset=ResolutionClause.objects.all(), many=True, required=False, help_text="Resolution clause ids."
     )
@@ -499,3 +519,182 @@ class ResolutionInputSerializer(StrictInputSerializer):
         if any(errors):
             raise serializers.ValidationError(errors)
         return clauses
+
+
+# --- Bargaining at the table ---
+
+
+class RedlineOpSerializer(serializers.Serializer):
+    """One run of a word-level redline: text kept (`equal`), `insert`ed or `delete`d."""
+
+    op = serializers.ChoiceField(choices=["equal", "insert", "delete"])
+    text = serializers.CharField()
+
+
+class ProposalSerializer(OutputSerializer):
+    """A proposal as members and the public see it, with its redline against the proposal before it
+    (the first against the demand's `current_language`)."""
+
+    session = SessionBriefSerializer(read_only=True, allow_null=True)
+    redline = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Proposal
+        fields = [
+            "id",
+            "demand",
+            "number",
+            "side",
+            "exchanged_on",
+            "session",
+            "language",
+            "summary",
+            "visibility",
+            "redline",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(RedlineOpSerializer(many=True))
+    def get_redline(self, proposal: Proposal) -> list[dict[str, str]]:
+        # Attached by the view from the viewer's visible chain, so a hidden draft never shows through.
+        return proposal.redline_data
+
+
+@extend_schema_serializer(component_name="Proposal")
+class TeamProposalSerializer(ProposalSerializer):
+    """A proposal with the team's rationale and who recorded it."""
+
+    rationale = serializers.CharField(required=False, help_text=TEAM_ONLY)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
+    )
+
+    class Meta(ProposalSerializer.Meta):
+        fields = [*ProposalSerializer.Meta.fields, *Proposal.TEAM_ONLY_FIELDS]
+        read_only_fields = fields
+
+
+class AgreementSerializer(OutputSerializer):
+    """A demand's tentative agreement. Anyone but the team sees it only once both sides have signed."""
+
+    reached = serializers.BooleanField(source="is_reached", read_only=True)
+
+    class Meta:
+        model = TentativeAgreement
+        fields = [
+            "demand",
+            "language",
+            "proposal",
+            "union_signed_by",
+            "union_signed_on",
+            "board_signed_by",
+            "board_signed_on",
+            "reached",
+            "reached_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class VoteSerializer(OutputSerializer):
+    """A ratification vote, with its turnout and margin; `demands` lists the covered ones you may see."""
+
+    demands = serializers.SerializerMethodField()
+    passed = serializers.BooleanField(read_only=True)
+    turnout_percent = serializers.IntegerField(read_only=True)
+    margin = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = RatificationVote
+        fields = [
+            "id",
+            "held_on",
+            "yes",
+            "no",
+            "abstain",
+            "eligible",
+            "passed",
+            "turnout_percent",
+            "margin",
+            "demands",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_demands(self, vote: RatificationVote) -> list[int]:
+        return [demand.pk for demand in vote.visible_demands]
+
+
+@extend_schema_serializer(component_name="Vote")
+class TeamVoteSerializer(VoteSerializer):
+    """A vote with who on the team recorded it."""
+
+    recorded_by = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
+    )
+
+    class Meta(VoteSerializer.Meta):
+        fields = [*VoteSerializer.Meta.fields, *RatificationVote.TEAM_ONLY_FIELDS]
+        read_only_fields = fields
+
+
+class ProposalInputSerializer(StrictInputSerializer):
+    """A proposal passed (or drafted) on a demand. `visibility` `team` is a draft: it moves nothing."""
+
+    side = serializers.ChoiceField(choices=Side.choices)
+    exchanged_on = serializers.DateField(help_text="Not in the future.")
+    session = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
+    )
+    language = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="The proposed language.")
+    summary = serializers.CharField(required=False, allow_blank=True, default="", help_text="Member-facing.")
+    rationale = serializers.CharField(required=False, allow_blank=True, default="", help_text="Team-only.")
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default=Visibility.TEAM)
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Public note on the status change it makes."
+    )
+    version = VersionField()
+
+
+class AgreementInputSerializer(StrictInputSerializer):
+    """The agreed language; refused (409) once a side has signed."""
+
+    representation_only = frozenset(AgreementSerializer.Meta.fields) - {"language", "proposal"}
+
+    language = serializers.CharField(help_text="The agreed contract language.")
+    proposal = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="The proposal it is taken from."
+    )
+    version = VersionField()
+
+
+class SignInputSerializer(StrictInputSerializer):
+    """One side's signature; the second reaches the agreement."""
+
+    side = serializers.ChoiceField(choices=Side.choices)
+    signed_by = serializers.CharField(max_length=200, help_text="Who initialled it for that side.")
+    signed_on = serializers.DateField(help_text="Not in the future.")
+    session = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
+    )
+    version = VersionField()
+
+
+class VoteInputSerializer(StrictInputSerializer):
+    """A ratification vote on the tentative agreements of `demands`."""
+
+    held_on = serializers.DateField(help_text="Not in the future.")
+    yes = serializers.IntegerField(min_value=0, max_value=MAX_VERSION)
+    no = serializers.IntegerField(min_value=0, max_value=MAX_VERSION)
+    abstain = serializers.IntegerField(min_value=0, max_value=MAX_VERSION, required=False, default=0)
+    eligible = serializers.IntegerField(
+        min_value=0, max_value=MAX_VERSION, help_text="yes + no + abstain may not exceed it."
+    )
+    demands = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        min_length=1,
+        max_length=1000,
+        help_text="Ids of the demands whose signed tentative agreements the vote covers.",
+    )

@@ -8,5 +8,7 @@ router = SimpleRouter()
 router.register("demands", views.DemandViewSet, basename="demand")
 router.register("evidence", views.EvidenceViewSet, basename="evidence")
 router.register("resolutions", views.ResolutionViewSet, basename="resolution")
+router.register("proposals", views.ProposalViewSet, basename="proposal")
+router.register("votes", views.VoteViewSet, basename="vote")
 
 urlpatterns = router.urls

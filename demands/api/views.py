@@ -24,42 +24,60 @@ from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import ScopedRateThrottle
 
-from ..models import Demand
+from ..models import Demand, Proposal
+from ..redlines import as_data, redline
 from ..roles import is_team
 from ..selectors import (
+    agreements_visible_to,
     demands_visible_to,
     evidence_links_visible_to,
     evidence_visible_to,
+    previous_language,
+    proposals_visible_to,
     resolutions_visible_to,
     status_changes_visible_to,
+    votes_visible_to,
 )
 from ..services import (
+    agreement_set_language,
+    agreement_sign,
     demand_create,
     demand_transition,
     demand_update,
     evidence_create,
     evidence_link_create,
     evidence_update,
+    proposal_create,
     refuse_stale,
     resolution_create,
     resolution_update,
+    vote_record,
 )
 from .exceptions import InvalidIfMatch, PreconditionRequired, error_body, error_responses
 from .filters import DemandFilter, EvidenceFilter
 from .serializers import (
+    AgreementInputSerializer,
+    AgreementSerializer,
     DemandInputSerializer,
     DemandSerializer,
     EvidenceCitationInputSerializer,
     EvidenceInputSerializer,
     EvidenceSerializer,
+    ProposalInputSerializer,
+    ProposalSerializer,
     ResolutionInputSerializer,
     ResolutionSerializer,
+    SignInputSerializer,
     StatusChangeSerializer,
     TeamDemandSerializer,
     TeamEvidenceSerializer,
+    TeamProposalSerializer,
     TeamStatusChangeSerializer,
+    TeamVoteSerializer,
     TokenSerializer,
     TransitionInputSerializer,
+    VoteInputSerializer,
+    VoteSerializer,
 )
 
 # A strong ETag such as "3". A weak one (W/"3", as compressing proxies rewrite it) names the same version.
@@ -79,6 +97,11 @@ IF_MATCH_HEADER = OpenApiParameter(
     pattern=r'^(W/)?"[0-9]{1,10}"$',
     description="The ETag from GET. A stale one gets 412 and changes nothing. "
     "Without it the body must carry `version`; with neither the request gets 428.",
+)
+
+
+LOCATION_HEADER = OpenApiParameter(
+    "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201], description="The URL of what was created."
 )
 
 
@@ -141,6 +164,26 @@ def _expected_version(header_version: int | None, body_version: int | None) -> i
     if version is None:
         raise PreconditionRequired()
     return version
+
+
+def _precondition(request: Request, demand: Demand) -> int | None:
+    """The If-Match version, checked against `demand` before the body is read (RFC 9110)."""
+    header_version = _if_match_version(request)
+    if header_version is not None:
+        refuse_stale(demand, header_version)
+    return header_version
+
+
+def _proposals_with_redlines(demand: Demand, proposals: list[Proposal], user: Any) -> list[Proposal]:
+    """Attach to each proposal its redline against the visible proposal before it, in one query."""
+    languages = dict(
+        proposals_visible_to(user).filter(demand_id=demand.pk).values_list("number", "language").order_by("number")
+    )
+    for proposal in proposals:
+        earlier = [number for number in languages if number < proposal.number]
+        before = languages[earlier[-1]] if earlier else demand.current_language
+        proposal.redline_data = as_data(redline(before, proposal.language))
+    return proposals
 
 
 @extend_schema_view(
@@ -329,6 +372,116 @@ class DemandViewSet(
         page = self.paginate_queryset(changes)
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
+    def _proposal_serializer_class(self) -> type[BaseSerializer]:
+        return TeamProposalSerializer if viewer_is_team(self) else ProposalSerializer
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A demand's proposals, in chain order, each with its redline",
+        responses={200: TeamProposalSerializer(many=True), **error_responses(401, 404, 429)},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Record a proposal on a demand (team)",
+        description="Numbered next on the demand. A union proposal moves the demand to `proposed`, a Board "
+        "proposal to `countered` (no move when it is there already; a `team` draft moves nothing). Refused "
+        "with 400 on a `ratified` or `withdrawn` demand, or with `exchanged_on` in the future.",
+        request=ProposalInputSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER, LOCATION_HEADER],
+        responses={201: TeamProposalSerializer, **error_responses(400, 401, 403, 404, 409, 412, 428, 429)},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def proposals(self, request: Request, pk: str | None = None) -> Response:
+        demand = self.get_object()
+        serializer_class = self._proposal_serializer_class()
+        if request.method == "GET":
+            proposals = proposals_visible_to(request.user).filter(demand=demand)
+            if viewer_is_team(self):
+                proposals = proposals.select_related("created_by")
+            page = self.paginate_queryset(proposals)
+            assert page is not None
+            rows = _proposals_with_redlines(demand, page, request.user)
+            return self.get_paginated_response(serializer_class(rows, many=True).data)
+        header_version = _precondition(request, demand)
+        data = valid_input(ProposalInputSerializer, request)
+        version = _expected_version(header_version, data.pop("version", None))
+        proposal = proposal_create(
+            demand_id=demand.pk,
+            expected_version=version,
+            by=request.user,
+            session_id=data.pop("session", None),
+            note=data.pop("note"),
+            **data,
+        )
+        created = proposals_visible_to(request.user).select_related("created_by", "demand").get(pk=proposal.pk)
+        created.redline_data = as_data(redline(previous_language(created, request.user), created.language))
+        version = Demand.objects.values_list("version", flat=True).get(pk=demand.pk)
+        headers = {
+            "ETag": f'"{version}"',
+            "Location": reverse("proposal-detail", kwargs={"pk": proposal.pk}, request=request),
+        }
+        return Response(serializer_class(created).data, status=201, headers=headers)
+
+    def _agreement_response(self, demand: Demand, status: int = 200) -> Response:
+        agreement = get_object_or_404(agreements_visible_to(self.request.user), demand=demand)
+        version = Demand.objects.values_list("version", flat=True).get(pk=demand.pk)
+        return Response(AgreementSerializer(agreement).data, status=status, headers={"ETag": f'"{version}"'})
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A demand's tentative agreement",
+        description="404 for anyone but the team until both sides have signed.",
+        parameters=[ETAG_HEADER],
+        responses={200: AgreementSerializer, **error_responses(401, 404, 429)},
+    )
+    @extend_schema(
+        methods=["PUT"],
+        summary="Create or edit the agreed language (team)",
+        description="Allowed while no side has signed; after that 409, saying who signed.",
+        request=AgreementInputSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: AgreementSerializer, **error_responses(400, 401, 403, 404, 409, 412, 428, 429)},
+    )
+    @action(detail=True, methods=["get", "put"], filter_backends=[])
+    def agreement(self, request: Request, pk: str | None = None) -> Response:
+        demand = self.get_object()
+        if request.method == "GET":
+            return self._agreement_response(demand)
+        header_version = _precondition(request, demand)
+        data = valid_input(AgreementInputSerializer, request)
+        agreement_set_language(
+            demand_id=demand.pk,
+            language=data["language"],
+            proposal_id=data.get("proposal"),
+            expected_version=_expected_version(header_version, data.get("version")),
+            by=request.user,
+        )
+        return self._agreement_response(demand)
+
+    @extend_schema(
+        summary="Sign the tentative agreement for one side (team)",
+        description="The second side's signature reaches the agreement and moves the demand to "
+        "`tentative_agreement`; a side signing twice, or a third signature, gets 409.",
+        request=SignInputSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: AgreementSerializer, **error_responses(400, 401, 403, 404, 409, 412, 428, 429)},
+    )
+    @action(detail=True, methods=["post"], url_path="agreement/sign", filter_backends=[])
+    def sign_agreement(self, request: Request, pk: str | None = None) -> Response:
+        demand = self.get_object()
+        header_version = _precondition(request, demand)
+        data = valid_input(SignInputSerializer, request)
+        agreement_sign(
+            demand_id=demand.pk,
+            side=data["side"],
+            signed_by=data["signed_by"],
+            signed_on=data["signed_on"],
+            session_id=data.get("session"),
+            expected_version=_expected_version(header_version, data.get("version")),
+            by=request.user,
+        )
+        return self._agreement_response(demand)
+
 
 def valid_input(serializer_class: type[BaseSerializer], request: Request, *, partial: bool = False) -> dict[str, Any]:
     """The request body checked by an input serializer; the services apply the rules."""
@@ -344,11 +497,6 @@ def written_response(view: viewsets.GenericViewSet, pk: int, status: int = 200) 
     if status == 201:
         headers["Location"] = reverse(f"{view.basename}-detail", kwargs={"pk": pk}, request=view.request)
     return Response(view.get_serializer(instance).data, status=status, headers=headers)
-
-
-LOCATION_HEADER = OpenApiParameter(
-    "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201], description="The URL of what was created."
-)
 
 
 def write_schemas(noun: str, request: type[BaseSerializer], response: type[BaseSerializer]) -> dict[str, Any]:
@@ -484,3 +632,64 @@ class TokenView(ObtainAuthToken):
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Get a proposal, with its redline",
+        responses={200: TeamProposalSerializer, **error_responses(401, 404, 429)},
+    ),
+)
+class ProposalViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One proposal within the caller's visibility; proposals are recorded under their demand."""
+
+    def get_queryset(self) -> QuerySet:
+        user = None if is_schema_request(self) else self.request.user
+        proposals = proposals_visible_to(user).select_related("demand")
+        return proposals.select_related("created_by") if viewer_is_team(self) else proposals
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return TeamProposalSerializer if viewer_is_team(self) else ProposalSerializer
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        proposal = self.get_object()
+        proposal.redline_data = as_data(redline(previous_language(proposal, request.user), proposal.language))
+        return Response(self.get_serializer(proposal).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List ratification votes",
+        responses={200: TeamVoteSerializer(many=True), **error_responses(400, 401, 404, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a ratification vote", responses={200: TeamVoteSerializer, **error_responses(401, 404, 429)}
+    ),
+    create=extend_schema(
+        summary="Record a ratification vote (team)",
+        description="Passed (yes > no) ratifies every covered demand; failed sends each back to `countered`; "
+        "all or nothing. Every covered demand must have a signed tentative agreement. The demands' rows are "
+        "locked for the write; a vote covers many demands, so it takes no If-Match.",
+        request=VoteInputSerializer,
+        parameters=[LOCATION_HEADER],
+        responses={201: TeamVoteSerializer, **error_responses(400, 401, 403, 409, 429)},
+    ),
+)
+class VoteViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Ratification votes covering demands the caller may see."""
+
+    parser_classes = [JSONParser]
+    ordering_fields = ["held_on", "id"]
+
+    def get_queryset(self) -> QuerySet:
+        user = None if is_schema_request(self) else self.request.user
+        votes = votes_visible_to(user)
+        return votes.select_related("recorded_by") if viewer_is_team(self) else votes
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return TeamVoteSerializer if viewer_is_team(self) else VoteSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = valid_input(VoteInputSerializer, request)
+        vote = vote_record(by=request.user, demand_ids=data.pop("demands"), **data)
+        return written_response(self, vote.pk, status=201)

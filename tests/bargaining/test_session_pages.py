@@ -150,11 +150,11 @@ def add_sessions(count: int) -> None:
 
 def test_session_list_queries_do_not_grow_with_rows(team_client, django_assert_num_queries):
     add_sessions(2)
-    # session and user, groups (roles), sessions, their demands with categories
-    with django_assert_num_queries(5):
+    # session and user, groups (roles), sessions, their demands with categories, the proposals passed
+    with django_assert_num_queries(6):
         assert team_client.get("/sessions/").status_code == 200
     add_sessions(30)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         page = html(team_client.get("/sessions/"))
     assert page.count('class="card session"') == 32
     assert page.count('<li><a href="/demands/demand-') == 96

@@ -155,3 +155,32 @@ def test_team_member_adds_evidence_with_a_figure_and_sees_it_on_the_evidence_pag
     expect(card.get_by_text("400", exact=True)).to_be_visible()
     assert evidence.verified_by == team_user
     assert [(figure.value, figure.unit) for figure in evidence.figures.all()] == [(400, "students per counselor")]
+
+
+def test_team_records_a_sessions_outcomes_and_a_visitor_sees_the_redline(live_server, page: Page, team_user):
+    from demands.services import session_create
+
+    demand = DemandFactory(
+        title="School nurses",
+        slug="school-nurses",
+        status=Status.PROPOSED,
+        current_language="The Board shall staff one nurse per 1,500 students.",
+    )
+    session = session_create(by=None, held_on=__import__("datetime").date.today(), demand_ids=[demand.pk])
+    sign_in(page, live_server.url, team_user.username, f"/sessions/{session.pk}/outcomes/")
+    expect(page).to_have_url(f"{live_server.url}/sessions/{session.pk}/outcomes/")
+    outcome = page.locator(f"#outcome-{demand.pk}")
+    outcome.get_by_label("Proposal passed by").select_option("board")
+    outcome.get_by_label("Proposed language").fill("The Board shall staff one nurse per 1,200 students.")
+    outcome.get_by_label("Summary for members").fill("The Board offered one nurse per 1,200 students.")
+    page.get_by_role("button", name="Record the outcomes").click()
+    expect(page).to_have_url(re.compile(rf"/sessions/#session-{session.pk}$"))
+    expect(page.get_by_text("The Board passed:")).to_be_visible()
+    page.get_by_role("button", name=re.compile("Sign out")).click()
+
+    page.goto(f"{live_server.url}/demands/school-nurses/")
+    redline = page.locator("#proposal-1 .redline")
+    expect(redline.locator("del")).to_have_text("1,500")
+    expect(redline.locator("ins")).to_have_text("1,200")
+    expect(page.get_by_text("was added")).to_be_visible()
+    expect(page.locator(".demand__status")).to_contain_text("Countered")

@@ -84,7 +84,7 @@ def test_transition_page_offers_only_allowed_statuses_and_writes_history(client,
     assert response.status_code == 302
     demand.refresh_from_db()
     assert demand.status == Status.COUNTERED
-    change = demand.status_changes.first()
+    change = demand.status_changes.latest()
     assert (change.to_status, change.note, change.internal_note, change.changed_by, change.session) == (
         "countered",
         "CPS offered 1:400.",
@@ -147,6 +147,10 @@ def test_edit_in_the_admin_is_audited_with_the_user(client, admin_user):
         "evidence_links-INITIAL_FORMS": 0,
         "status_changes-TOTAL_FORMS": 0,
         "status_changes-INITIAL_FORMS": 0,
+        "proposals-TOTAL_FORMS": 0,
+        "proposals-INITIAL_FORMS": 0,
+        "agreement-TOTAL_FORMS": 0,
+        "agreement-INITIAL_FORMS": 0,
     }
     response = client.post(admin_url(Demand, "change", demand.pk), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -207,6 +211,10 @@ def test_admin_edit_on_a_stale_copy_is_refused_and_changes_nothing(client, admin
         "evidence_links-INITIAL_FORMS": 0,
         "status_changes-TOTAL_FORMS": 0,
         "status_changes-INITIAL_FORMS": 0,
+        "proposals-TOTAL_FORMS": 0,
+        "proposals-INITIAL_FORMS": 0,
+        "agreement-TOTAL_FORMS": 0,
+        "agreement-INITIAL_FORMS": 0,
     }
     response = client.post(admin_url(Demand, "change", demand.pk), data)
     assert response.status_code == 200

@@ -4,6 +4,8 @@ Each response must not be a 5xx, and its status code, content type, headers and 
 the ones the schema documents. Examples per operation are bounded to keep the run short.
 """
 
+import datetime
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -21,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
-from demands.models import BargainingSession, Evidence, Resolution, Status, Visibility
+from demands.models import BargainingSession, Evidence, RatificationVote, Resolution, Status, Visibility
 from tests.factories import (
     BargainingSessionFactory,
     DemandFactory,
@@ -29,6 +31,7 @@ from tests.factories import (
     EvidenceLinkFactory,
     FigureFactory,
     MemberFactory,
+    ProposalFactory,
     ResolutionClauseFactory,
     StatusChangeFactory,
 )
@@ -69,7 +72,12 @@ def objects(db) -> dict[str, int]:
     demand.clauses.add(clause)
     member = MemberFactory()
     member.topics.add(demand.category)
+    proposal = ProposalFactory(demand=demand, number=1, session=session)
+    vote = RatificationVote.objects.create(held_on=datetime.date(2024, 5, 1), yes=3, no=1, abstain=0, eligible=5)
+    vote.demands.add(demand)
     return {
+        "proposals": proposal.pk,
+        "votes": vote.pk,
         "demands": demand.pk,
         "evidence": evidence.pk,
         "resolutions": clause.resolution_id,

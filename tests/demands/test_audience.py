@@ -21,7 +21,18 @@ from django.utils import timezone
 from bargaining.digests.periods import digest_period
 from bargaining.links import digest_url
 from bargaining.models import Delivery
-from demands.models import Audience, Demand, Evidence, Status, StatusChange, Visibility, team_only_fields
+from demands.models import (
+    Audience,
+    Demand,
+    Evidence,
+    Proposal,
+    RatificationVote,
+    Status,
+    StatusChange,
+    TentativeAgreement,
+    Visibility,
+    team_only_fields,
+)
 from demands.roles import audience_of
 from tests.factories import (
     BargainingSessionFactory,
@@ -30,6 +41,7 @@ from tests.factories import (
     EvidenceLinkFactory,
     FigureFactory,
     MemberFactory,
+    ProposalFactory,
     ResolutionClauseFactory,
     UserFactory,
 )
@@ -129,7 +141,40 @@ def world(db) -> dict:
     for demand in demands.values():
         for item in evidence.values():
             EvidenceLinkFactory(demand=demand, evidence=item, claim="supports: it")
-    return {"demands": demands, "evidence": evidence, "clause": clause, "session": session}
+    # At the table: a passed proposal on every demand, a team draft and an unsigned agreement on the public one
+    # (whole rows that only the team may read), a reached agreement and a vote on the members' one.
+    proposals = {
+        visibility: ProposalFactory(demand=demand, number=1, session=session, visibility=Visibility.PUBLIC)
+        for visibility, demand in demands.items()
+    }
+    draft = ProposalFactory(
+        demand=demands["public"], number=2, visibility=Visibility.TEAM, language=TEAM_ROWS[0], summary=TEAM_ROWS[0]
+    )
+    TentativeAgreement.objects.create(demand=demands["public"], language=TEAM_ROWS[1], union_signed_by="")
+    TentativeAgreement.objects.create(
+        demand=demands["members"],
+        language="Agreed.",
+        union_signed_by="Union lead",
+        union_signed_on=datetime.date(2024, 5, 1),
+        board_signed_by="Board lead",
+        board_signed_on=datetime.date(2024, 5, 2),
+        reached_at=timezone.now(),
+    )
+    vote = RatificationVote.objects.create(held_on=datetime.date(2024, 6, 1), yes=9, no=1, abstain=0, eligible=12)
+    vote.demands.set(demands.values())
+    return {
+        "demands": demands,
+        "evidence": evidence,
+        "clause": clause,
+        "session": session,
+        "proposals": proposals,
+        "draft": draft,
+        "vote": vote,
+    }
+
+
+# Rows only the team reads, whole: a union draft not passed across the table, an agreement not yet signed.
+TEAM_ROWS = ("PROPOSAL-TEAM-DRAFT-CANARY", "AGREEMENT-UNSIGNED-CANARY")
 
 
 @pytest.fixture
@@ -170,6 +215,10 @@ def api_urls(world: dict) -> list[str]:
     for demand in world["demands"].values():
         urls += [f"/api/v1/demands/{demand.pk}/", f"/api/v1/demands/{demand.pk}/history/"]
     urls += [f"/api/v1/evidence/{item.pk}/" for item in world["evidence"].values()]
+    for demand in world["demands"].values():
+        urls += [f"/api/v1/demands/{demand.pk}/proposals/", f"/api/v1/demands/{demand.pk}/agreement/"]
+    urls += [f"/api/v1/proposals/{proposal.pk}/" for proposal in world["proposals"].values()]
+    urls += [f"/api/v1/proposals/{world['draft'].pk}/", "/api/v1/votes/", f"/api/v1/votes/{world['vote'].pk}/"]
     return urls
 
 
@@ -356,7 +405,7 @@ def test_no_team_only_field_in_any_non_team_output(
     assert len(outputs) >= 20
     for where, body in outputs.items():
         text = body.decode("utf-8", "replace")
-        leaked = {needle for needle in team_only if needle in text}
+        leaked = {needle for needle in (*team_only, *TEAM_ROWS) if needle in text}
         assert not leaked, f"{where} shows {leaked}"
         assert "DEMAND-TEAM-CANARY" not in text, where
     # The API's team-only keys are absent, not null, from every non-team representation.
@@ -377,6 +426,8 @@ def test_team_serializers_add_exactly_the_declared_fields():
         (s.DemandSerializer, s.TeamDemandSerializer, Demand, {"allowed_next_statuses"}),
         (s.StatusChangeSerializer, s.TeamStatusChangeSerializer, StatusChange, set()),
         (s.EvidenceSerializer, s.TeamEvidenceSerializer, Evidence, set()),
+        (s.ProposalSerializer, s.TeamProposalSerializer, Proposal, set()),
+        (s.VoteSerializer, s.TeamVoteSerializer, RatificationVote, set()),
     ]
     for public, team, model, hints in pairs:
         assert not set(public.Meta.fields) & set(model.TEAM_ONLY_FIELDS), public

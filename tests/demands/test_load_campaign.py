@@ -73,3 +73,23 @@ def test_load_campaign_writes_through_the_services_history_and_audit_included():
         assert demand.history.count() == demand.version
     assert EvidenceLink.history.filter(history_type="+").count() == EvidenceLink.objects.count() > 0
     assert Evidence.history.count() == Evidence.objects.count()
+
+
+def test_campaign_records_the_unions_first_proposal_for_each_demand(db):
+    from demands.campaign import STATEMENT_DATE, campaign_load
+    from demands.models import Demand, Proposal, StatusChange
+
+    campaign_load()
+    campaign_load()
+    proposals = Proposal.objects.select_related("demand")
+    assert proposals.count() == Demand.objects.count() > 0
+    for proposal in proposals:
+        assert (proposal.number, proposal.side, proposal.exchanged_on, proposal.visibility) == (
+            1,
+            "union",
+            STATEMENT_DATE,
+            "public",
+        )
+        assert "submitted a demand as part of our upcoming contract negotiation" in proposal.summary
+        assert proposal.demand.status == "proposed"
+        assert StatusChange.objects.get(demand=proposal.demand).proposal == proposal

@@ -28,6 +28,7 @@ def expected_allowed(source: str, target: str) -> bool:
         ("proposed", "countered"),
         ("countered", "proposed"),
         ("proposed", "tentative_agreement"),
+        ("countered", "tentative_agreement"),  # accepting the Board's counter
         ("tentative_agreement", "ratified"),
         ("tentative_agreement", "countered"),
     }

@@ -21,6 +21,10 @@ DEMAND_INLINES = {
     "evidence_links-INITIAL_FORMS": 0,
     "status_changes-TOTAL_FORMS": 0,
     "status_changes-INITIAL_FORMS": 0,
+    "proposals-TOTAL_FORMS": 0,
+    "proposals-INITIAL_FORMS": 0,
+    "agreement-TOTAL_FORMS": 0,
+    "agreement-INITIAL_FORMS": 0,
 }
 
 
