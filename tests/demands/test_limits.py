@@ -112,6 +112,10 @@ def test_the_admin_refuses_a_long_summary_with_the_limit(client, admin_user):
         "evidence_links-INITIAL_FORMS": 0,
         "status_changes-TOTAL_FORMS": 0,
         "status_changes-INITIAL_FORMS": 0,
+        "proposals-TOTAL_FORMS": 0,
+        "proposals-INITIAL_FORMS": 0,
+        "agreement-TOTAL_FORMS": 0,
+        "agreement-INITIAL_FORMS": 0,
     }
     url = reverse("admin:demands_demand_change", args=[demand.pk])
     response = client.post(url, data)

@@ -89,7 +89,7 @@ def test_proposal_on_a_final_demand_is_refused_and_nothing_written(team_user, st
 
 def test_proposal_refused_by_the_table_writes_nothing(team_user):
     demand = DemandFactory(status=Status.DRAFT)  # draft → countered is not in the table
-    with pytest.raises(InvalidTransition, match="Allowed next statuses: proposed, withdrawn"):
+    with pytest.raises(InvalidTransition, match="Allowed next statuses: Proposed, Withdrawn"):
         _propose(demand, team_user, "board")
     assert not Proposal.objects.exists()
 
