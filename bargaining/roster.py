@@ -350,7 +350,7 @@ def _match_existing(cursor: CursorWrapper, *, attempt: int, now: datetime.dateti
 def _insert_new(cursor: CursorWrapper, *, now: datetime.datetime) -> None:
     """Create the members of the staged rows still unmatched; an address added meanwhile is left unmatched."""
     member, topics = Member._meta.db_table, Member.topics.through._meta.db_table
-    defaults = [Member._meta.get_field(column).get_default() for column in _COLUMNS]
+    defaults = [Member._meta.get_field(column).get_default() for column in _COLUMNS]  # type: ignore[union-attr]
     values = ", ".join(f"coalesce({column}, %s)" for column in _COLUMNS)
     cursor.execute(
         f"""WITH inserted AS (
