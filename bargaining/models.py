@@ -46,7 +46,8 @@ class Member(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["email"]
+        # Lower(email), not email: the unique index on Lower(email) serves this order (the admin's pages).
+        ordering = [Lower("email")]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),
@@ -161,6 +162,8 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["state", "updated_at"], name="delivery_state_updated"),
             models.Index(fields=["member", "state"], name="delivery_member_state"),
+            # A run's deliveries in order: batches read back after planning, and the admin's list.
+            models.Index(fields=["run", "id"], name="delivery_run_id"),
         ]
 
     def __str__(self) -> str:

@@ -133,7 +133,7 @@ def digest_plan(*, frequency: str, now: datetime.datetime | None = None) -> Dige
         _plan_deliveries(run=run, frequency=frequency, now=now)
         pending = Delivery.objects.filter(run=run, state=Delivery.State.PENDING).count()
         if pending:
-            run.state = DigestRun.State.SENDING
+            run.state, run.finished_at = DigestRun.State.SENDING, None
         elif not Delivery.objects.filter(run=run, state=Delivery.State.SENDING).exists():
             run.state, run.finished_at = DigestRun.State.DONE, run.finished_at or now
         run.save(update_fields=["state", "finished_at"])
