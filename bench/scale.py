@@ -245,11 +245,16 @@ def _roster(path: Path, count: int, offset: int) -> None:
 
 
 def _child_peak(code: str) -> tuple[float, int]:
-    """Run Python code in a fresh process with the bench settings; returns (seconds, peak RSS kB)."""
+    """Run Python code in a fresh process with the bench settings; returns (seconds, peak RSS kB).
+
+    The peak is VmHWM, which starts afresh at exec (getrusage's ru_maxrss would carry the forking
+    parent's size over).
+    """
     wrapper = (
-        "import resource, time, django; django.setup(); t = time.perf_counter()\n"
+        "import time, django; django.setup(); t = time.perf_counter()\n"
         f"{code}\n"
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "peak = next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+        "print(time.perf_counter() - t, peak)"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper], cwd=CODE, env=_environment(), check=True, capture_output=True, text=True
