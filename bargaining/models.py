@@ -162,8 +162,6 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["state", "updated_at"], name="delivery_state_updated"),
             models.Index(fields=["member", "state"], name="delivery_member_state"),
-            # A run's deliveries in order: batches read back after planning, and the admin's list.
-            models.Index(fields=["run", "id"], name="delivery_run_id"),
         ]
 
     def __str__(self) -> str:
