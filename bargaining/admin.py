@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,6 +14,7 @@ from .digests.preview import digest_preview, digest_send_test
 from .forms import MemberImportForm
 from .models import Delivery, DigestRun, Member
 from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse, members_import
+from .selectors import digest_runs_counts
 from .services import member_create, member_update
 
 # Rejected rows listed on the import page; the counts above them always cover every row.
@@ -32,6 +34,7 @@ class MemberAdmin(admin.ModelAdmin):
     readonly_fields = ["unsubscribed_at", "created_at", "updated_at"]
     filter_horizontal = ["topics"]
     list_per_page = 100
+    show_full_result_count = False  # a count of the whole roster on each filtered page
     actions = ["export_csv"]
     change_list_template = "admin/bargaining/member/change_list.html"
 
@@ -115,34 +118,27 @@ class MemberAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/bargaining/member/import.html", context)
 
 
-def _count(state: str | None = None) -> Count:
-    return Count("deliveries", filter=Q(deliveries__state=state) if state else None)
-
-
 @admin.register(DigestRun)
 class DigestRunAdmin(admin.ModelAdmin):
-    """Runs with their accounting: once done, eligible = sent + failed + skipped."""
+    """Runs with their accounting: once done, eligible = sent + failed + skipped.
+
+    The counts come from one grouped query over the deliveries of the runs on the page (cached
+    once a run is done), never from a join of every run with every delivery.
+    """
 
     list_display = ["__str__", "state", "eligible", "sent", "failed", "skipped", "waiting", "window_end", "finished_at"]
     list_filter = ["frequency", "state"]
-    date_hierarchy = "period_start"
+    date_hierarchy = "period_start"  # one row per period: a small table
     readonly_fields = [field.name for field in DigestRun._meta.fields]
     change_list_template = "admin/bargaining/digestrun/change_list.html"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[DigestRun]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                eligible_count=_count(),
-                sent_count=_count(Delivery.State.SENT),
-                failed_count=_count(Delivery.State.FAILED),
-                skipped_count=_count(Delivery.State.SKIPPED),
-                waiting_count=Count(
-                    "deliveries", filter=Q(deliveries__state__in=[Delivery.State.PENDING, Delivery.State.SENDING])
-                ),
-            )
-        )
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        runs = list(changelist.result_list)  # evaluates the page once; the list view reuses it
+        counts = digest_runs_counts(runs)
+        for run in runs:
+            run.counts = counts[run.pk]
+        return changelist
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs come from the planner (schedule or send_digests)
@@ -153,25 +149,25 @@ class DigestRunAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: DigestRun | None = None) -> bool:
         return False  # the ledger is the record of who got what; deleting it would allow resends
 
-    @admin.display(description="eligible", ordering="eligible_count")
+    @admin.display(description="eligible")
     def eligible(self, run: DigestRun) -> int:
-        return run.eligible_count
+        return run.counts.eligible
 
-    @admin.display(description="sent", ordering="sent_count")
+    @admin.display(description="sent")
     def sent(self, run: DigestRun) -> str:
-        return self._deliveries_link(run, Delivery.State.SENT, run.sent_count)
+        return self._deliveries_link(run, Delivery.State.SENT, run.counts.sent)
 
-    @admin.display(description="failed", ordering="failed_count")
+    @admin.display(description="failed")
     def failed(self, run: DigestRun) -> str:
-        return self._deliveries_link(run, Delivery.State.FAILED, run.failed_count)
+        return self._deliveries_link(run, Delivery.State.FAILED, run.counts.failed)
 
-    @admin.display(description="skipped", ordering="skipped_count")
+    @admin.display(description="skipped")
     def skipped(self, run: DigestRun) -> str:
-        return self._deliveries_link(run, Delivery.State.SKIPPED, run.skipped_count)
+        return self._deliveries_link(run, Delivery.State.SKIPPED, run.counts.skipped)
 
     @admin.display(description="pending or sending")
     def waiting(self, run: DigestRun) -> int:
-        return run.waiting_count
+        return run.counts.pending + run.counts.sending
 
     def _deliveries_link(self, run: DigestRun, state: str, count: int) -> str:
         url = reverse("admin:bargaining_delivery_changelist") + f"?run__id__exact={run.pk}&state__exact={state}"
@@ -225,6 +221,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     search_fields = ["member__email", "message_id", "last_error"]
     list_select_related = ["member", "run"]
     readonly_fields = [field.name for field in Delivery._meta.fields]
+    show_full_result_count = False  # a count of every delivery on each filtered page
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

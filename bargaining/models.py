@@ -46,7 +46,8 @@ class Member(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["email"]
+        # Lower(email), not email: the unique index on Lower(email) serves this order (the admin's pages).
+        ordering = [Lower("email")]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),

@@ -14,7 +14,7 @@ from celery.contrib.django.task import DjangoTask
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from .digests.planning import digest_plan
+from .digests.planning import digest_plan, pending_delivery_batches
 from .digests.sending import deliveries_send, delivery_batches
 from .digests.sweeping import SweepReport, deliveries_sweep
 from .models import DigestRun
@@ -31,7 +31,8 @@ def deliveries_enqueue(*, delivery_ids: Sequence[int]) -> int:
 def digest_plan_and_enqueue(*, frequency: str, now: datetime.datetime | None = None) -> DigestRun:
     """Plan this period's run and enqueue its batches (in-process without a broker)."""
     plan = digest_plan(frequency=frequency, now=now)
-    deliveries_enqueue(delivery_ids=plan.delivery_ids)
+    for batch in pending_delivery_batches(run=plan.run, size=settings.DIGEST_BATCH_SIZE):
+        send_digest_batch.delay_on_commit(delivery_ids=batch)
     return plan.run
 
 

@@ -74,6 +74,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Digest fan-out benchmark")
     parser.add_argument("--members", type=int, default=30000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--realistic", action="store_true", help="a third of the members Spanish, half with one topic (issue 13)"
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bdt_bench_digests")
@@ -156,10 +159,24 @@ def main() -> None:
             note=f"CPS answered our proposal on demand {i}; the team holds the line.",
         )
         StatusChange.objects.filter(pk=row.pk).update(changed_at=last_week - datetime.timedelta(hours=10 + i))
-    Member.objects.bulk_create(
-        (Member(email=f"member{i:05d}@bench.example.org", name=f"Member {i}") for i in range(args.members)),
+    members = Member.objects.bulk_create(
+        (
+            Member(
+                email=f"member{i:05d}@bench.example.org",
+                name=f"Member {i}",
+                language="es" if args.realistic and i % 3 == 0 else "en",
+            )
+            for i in range(args.members)
+        ),
         batch_size=5000,
     )
+    if args.realistic:
+        Topic = Member.topics.through
+        Topic.objects.bulk_create(
+            (Topic(member_id=member.pk, category_id=categories[i % 3].pk) for i, member in enumerate(members) if i % 2),
+            batch_size=5000,
+        )
+    del members
 
     sink = subprocess.Popen(
         [sys.executable, str(SINK), "--port", str(port), "--out", str(sink_dir), "--store", "meta"],

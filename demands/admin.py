@@ -12,6 +12,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import ProtectedError
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -232,21 +233,50 @@ class CategoryAdmin(ServiceAdminMixin, admin.ModelAdmin):
         self.adopt(obj, saved)
 
 
-class EvidenceLinkInline(AudienceAdminMixin, admin.TabularInline):
-    """Citations: new rows are written by `evidence_link_create` (the demand's version bumped, history
-    written); existing ones are shown, not edited or deleted here."""
+class RecentInlineFormSet(BaseInlineFormSet):
+    """An inline of the latest rows only: the inline's `recent` newest by its ordering, whatever the total.
+
+    The change page links to the full list, filtered to the object (`recent_list_links`).
+    """
+
+    recent = 20
+
+    def get_queryset(self) -> models.QuerySet:
+        if not hasattr(self, "_recent_rows"):
+            self._recent_rows = super().get_queryset()[: self.recent]
+        return self._recent_rows
+
+
+class RecentInlineMixin:
+    """A bounded, read-only slice of a large related table, its related rows fetched in the same query."""
+
+    formset = RecentInlineFormSet
+    list_select_related: tuple[str, ...] = ()
+    # The changelist the "all of them" link opens, filtered there by the inline's foreign key.
+    full_list_url_name = ""
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        return super().get_queryset(request).select_related(*self.list_select_related)  # type: ignore[misc]
+
+
+class EvidenceLinkInline(RecentInlineMixin, AudienceAdminMixin, admin.TabularInline):
+    """Citations, latest first: new rows are written by `evidence_link_create` (the demand's version
+    bumped, history written); existing ones are shown, not edited or deleted here."""
 
     model = EvidenceLink
     extra = 0
     autocomplete_fields = ["evidence"]
     can_delete = False
+    ordering = ["-id"]
+    list_select_related = ("demand", "evidence")
+    full_list_url_name = "admin:demands_evidencelink_changelist"
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
 
-class StatusChangeInline(AudienceAdminMixin, admin.TabularInline):
-    """The status history, read-only: rows are written by `demand_transition` alone."""
+class StatusChangeInline(RecentInlineMixin, AudienceAdminMixin, admin.TabularInline):
+    """The latest status history, read-only: rows are written by `demand_transition` alone."""
 
     model = StatusChange
     fields = [
@@ -266,6 +296,8 @@ class StatusChangeInline(AudienceAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ["-occurred_at", "-id"]
+    list_select_related = ("demand", "session", "changed_by", "proposal", "agreement", "vote")
+    full_list_url_name = "admin:demands_statuschange_changelist"
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -320,6 +352,19 @@ class TentativeAgreementInline(ReadOnlyInline):
         "board_signed_by",
         "board_signed_on",
         "reached_at",
+    ]
+
+
+def recent_list_links(inline_admin_formsets: Iterable[Any], obj: models.Model) -> list[dict[str, str]]:
+    """For each bounded inline on a change page, the link to all of the object's rows in its changelist."""
+    return [
+        {
+            "label": f"All {inline.opts.opts.verbose_name_plural} of this {obj._meta.verbose_name}",
+            "url": f"{reverse(inline.opts.full_list_url_name)}?{inline.formset.fk.name}__id__exact={obj.pk}",
+            "shown": f"the latest {inline.formset.recent} are shown above",
+        }
+        for inline in inline_admin_formsets
+        if isinstance(inline.opts, RecentInlineMixin) and inline.opts.full_list_url_name
     ]
 
 
@@ -381,6 +426,9 @@ class DemandAdmin(AuditedAdmin):
 
     def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any) -> HttpResponse:
         context["can_transition"] = is_team(request.user)
+        obj = kwargs.get("obj")
+        if obj is not None:
+            context["recent_list_links"] = recent_list_links(context.get("inline_admin_formsets", ()), obj)
         return super().render_change_form(request, context, *args, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Demand, form, change: bool) -> None:
@@ -454,7 +502,19 @@ class StatusChangeAdmin(AudienceAdminMixin, ReadOnlyAdmin):
     list_filter = ["to_status", "from_status", "demand__category"]
     list_select_related = ["demand", "session", "changed_by"]
     search_fields = ["demand__title", "note"]
-    date_hierarchy = "changed_at"
+    # No date_hierarchy and no full count: both would scan the whole history on every page.
+    list_filter = [*list_filter, ("changed_at", admin.DateFieldListFilter)]
+    show_full_result_count = False
+
+
+@admin.register(EvidenceLink)
+class EvidenceLinkAdmin(AudienceAdminMixin, ReadOnlyAdmin):
+    """Every citation, e.g. all of one demand's (the change page's inline shows the latest only)."""
+
+    list_display = ["demand", "evidence", "claim"]
+    list_select_related = ["demand", "evidence"]
+    search_fields = ["claim", "evidence__title", "demand__title"]
+    show_full_result_count = False
 
 
 @admin.register(RatificationVote)

@@ -5,6 +5,7 @@ The database is the source of truth. A delivery row moves pending → sending (c
 """
 
 import datetime
+import hashlib
 import logging
 import smtplib
 from collections.abc import Iterable, Sequence
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
@@ -151,20 +153,61 @@ def _prepare(deliveries: list[Delivery]) -> tuple[list[Prepared], dict[str, list
         since=min(delivery.window_start for delivery in live),
         until=max(delivery.run.window_end for delivery in live),
     )
-    rendered: dict[tuple[datetime.datetime, datetime.datetime, TopicKey], RenderedDigest | None] = {}
-    to_send: list[tuple[Delivery, RenderedDigest]] = []
+    keys: dict[ContentKey, int] = {}
     for delivery in live:
         key = (delivery.window_start, delivery.run.window_end, member_topic_key(delivery.member))
-        if key not in rendered:
-            content = source.content_for(window_start=key[0], window_end=key[1], topics=key[2])
-            rendered[key] = None if content.is_empty else digest_render(content)
-        digest = rendered[key]
+        keys.setdefault(key, delivery.run_id)
+    rendered, fresh = _rendered_once_per_run(keys, source)
+    to_send: list[tuple[Delivery, RenderedDigest]] = []
+    for delivery in live:
+        digest = rendered[(delivery.window_start, delivery.run.window_end, member_topic_key(delivery.member))]
         if digest is None:
             skips[Delivery.SkipReason.NOTHING_NEW].append(delivery.pk)
         else:
             to_send.append((delivery, digest))
     body_ids = _store_bodies([digest for digest in rendered.values() if digest is not None])
+    # Only once the bodies are stored may another batch (or worker) find them through the cache.
+    cache.set_many(fresh, timeout=RENDER_CACHE_SECONDS)
     return [(delivery, digest, body_ids[id(digest)]) for delivery, digest in to_send], skips
+
+
+ContentKey = tuple[datetime.datetime, datetime.datetime, TopicKey]  # a member's window and topics
+# Long enough for any run to finish (retries and sweeps included); a run's contents are final once rendered.
+RENDER_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def _render_cache_key(run_id: int, key: ContentKey) -> str:
+    window_start, window_end, topics = key
+    parts = f"{window_start.isoformat()}|{window_end.isoformat()}|{','.join(map(str, sorted(topics)))}"
+    return f"bargaining:digest-render:{run_id}:{hashlib.sha256(parts.encode()).hexdigest()}"
+
+
+def _rendered_once_per_run(
+    keys: dict[ContentKey, int], source: DigestSource
+) -> tuple[dict[ContentKey, RenderedDigest | None], dict[str, str]]:
+    """Each distinct content of the batch, rendered only if no earlier batch of its run rendered it.
+
+    The cache (Redis in production, shared by every worker) maps (run, content) to the stored
+    `DigestBody` key, or "" for nothing new; returns the digests and the cache entries to add.
+    """
+    cache_keys = {key: _render_cache_key(run_id, key) for key, run_id in keys.items()}
+    cached: dict[str, str] = cache.get_many(list(cache_keys.values()))
+    stored = {
+        body.key: RenderedDigest.from_body(body)
+        for body in DigestBody.objects.filter(key__in={value for value in cached.values() if value})
+    }
+    rendered: dict[ContentKey, RenderedDigest | None] = {}
+    fresh: dict[str, str] = {}
+    for key, cache_key in cache_keys.items():
+        known = cached.get(cache_key)
+        if known == "" or (known and known in stored):
+            rendered[key] = stored[known] if known else None
+            continue
+        content = source.content_for(window_start=key[0], window_end=key[1], topics=key[2])
+        digest = None if content.is_empty else digest_render(content)
+        rendered[key] = digest
+        fresh[cache_key] = digest.key if digest is not None else ""
+    return rendered, fresh
 
 
 def _store_bodies(rendered: list[RenderedDigest]) -> dict[int, int]:

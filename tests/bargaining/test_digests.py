@@ -511,3 +511,27 @@ def test_the_send_task_stops_a_batch_at_its_soft_time_limit(settings, campaign, 
         send_digest_batch.delay(delivery_ids=list(run.deliveries.order_by("id").values_list("id", flat=True)))
     assert set(run.deliveries.values_list("state", flat=True)) == {Delivery.State.PENDING}
     assert ScriptedBackend.sent == []
+
+
+def test_each_distinct_content_is_rendered_once_per_run_across_batches(plan, campaign, settings, monkeypatch):
+    from bargaining.digests import sending
+
+    settings.DIGEST_BATCH_SIZE = 2
+    MemberFactory.create_batch(3)  # every category
+    for member in MemberFactory.create_batch(3):
+        member.topics.add(campaign["safety"])
+    renders = []
+
+    def counting_render(content):
+        renders.append(content)
+        return digest_render(content)
+
+    monkeypatch.setattr(sending, "digest_render", counting_render)
+
+    run = plan()
+
+    # Three batches of two; per batch that would be four renders, per run it is the two contents.
+    assert run.deliveries.filter(state=Delivery.State.SENT).count() == 6
+    assert len(renders) == 2
+    assert len(mail.outbox) == 6
+    assert len({message.body for message in mail.outbox if message.to[0].startswith("member")}) >= 1

@@ -21,6 +21,14 @@ def run_import(text: str, **kwargs) -> roster.ImportReport:
     return members_import(rows=members_csv_parse(text=text), **kwargs)
 
 
+@pytest.fixture(params=["postgresql", "orm"])
+def each_writer(request, monkeypatch):
+    """Run the test with the PostgreSQL COPY-and-merge writer and with the ORM one (SQLite's)."""
+    if request.param == "orm":
+        monkeypatch.setattr(roster, "_write_postgresql", roster._write_orm)
+    return request.param
+
+
 @pytest.fixture
 def categories():
     return {
@@ -29,6 +37,7 @@ def categories():
     }
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_good_rows_create_members_with_their_topics(categories):
     report = run_import(
         HEADER
@@ -50,6 +59,7 @@ def test_good_rows_create_members_with_their_topics(categories):
     assert (ben.language, ben.frequency, ben.topics.count()) == ("en", "weekly", 0)
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_bad_rows_are_rejected_with_row_field_value_and_reason(categories):
     report = run_import(
         HEADER
@@ -86,6 +96,7 @@ def test_a_row_reports_every_fault_it_has():
     assert str(report.rejected[0]).startswith("row 2: email “nope”: not a valid email address; language")
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_cells_the_database_would_refuse_are_rejected_without_stopping_the_batch():
     report = run_import(
         HEADER
@@ -110,6 +121,7 @@ def test_a_row_with_too_many_cells_is_rejected():
     assert not Member.objects.exists()
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_matching_is_case_insensitive_and_updates_instead_of_duplicating(categories):
     member = MemberFactory(email="Ana.Ruiz@Example.org", name="Ana", frequency="weekly")
 
@@ -127,6 +139,7 @@ def test_matching_is_case_insensitive_and_updates_instead_of_duplicating(categor
     assert list(member.topics.all()) == [categories["trauma"]]
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_blank_cells_keep_what_a_member_has(categories):
     member = MemberFactory(email="ana@example.org", name="Ana", school="Juarez HS", language="es", frequency="daily")
     member.topics.set([categories["restorative"]])
@@ -139,6 +152,7 @@ def test_blank_cells_keep_what_a_member_has(categories):
     assert list(member.topics.all()) == [categories["restorative"]]
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_import_never_resubscribes_a_member_who_unsubscribed():
     member = MemberFactory(email="gone@example.org", state=Member.State.UNSUBSCRIBED)
 
@@ -148,6 +162,7 @@ def test_import_never_resubscribes_a_member_who_unsubscribed():
     assert (member.state, member.frequency) == ("unsubscribed", "daily")
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_rerunning_the_same_file_changes_nothing(categories):
     text = HEADER + "".join(
         f"m{i}@example.org,Member {i},School {i % 3},en,daily,trauma-supports;restorative-practices\n"
@@ -165,6 +180,7 @@ def test_rerunning_the_same_file_changes_nothing(categories):
     assert Member.topics.through.objects.count() == 60
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_topic_change_alone_counts_as_an_update(categories):
     member = MemberFactory(email="ana@example.org")
     member.topics.set([categories["trauma"]])
@@ -175,6 +191,7 @@ def test_topic_change_alone_counts_as_an_update(categories):
     assert list(member.topics.all()) == [categories["restorative"]]
 
 
+@pytest.mark.usefixtures("each_writer")
 def test_dry_run_reports_counts_and_changes_nothing():
     MemberFactory(email="old@example.org", name="Old")
 
@@ -184,7 +201,29 @@ def test_dry_run_reports_counts_and_changes_nothing():
     assert list(Member.objects.values_list("email", "name")) == [("old@example.org", "Old")]
 
 
-def test_import_retries_a_batch_once_when_someone_adds_the_same_address_meanwhile(monkeypatch):
+def test_import_matches_again_when_someone_adds_the_same_address_meanwhile(monkeypatch):
+    real_match = roster._match_existing
+    calls = []
+
+    def match_racing_with_an_admin(cursor, **kwargs):
+        real_match(cursor, **kwargs)
+        if not calls:
+            # Added after the lookup, before the new members are inserted.
+            MemberFactory(email="race@example.org", name="Added meanwhile")
+        calls.append(kwargs["attempt"])
+
+    monkeypatch.setattr(roster, "_match_existing", match_racing_with_an_admin)
+
+    report = run_import(HEADER + "RACE@example.org,From the file,,,,\nother@example.org,Other,,,,\n")
+
+    assert calls == [1, 2]
+    assert (report.created, report.updated) == (1, 1)
+    assert Member.objects.get(email="race@example.org").name == "From the file"
+    assert Member.objects.filter(email="other@example.org").exists()
+
+
+def test_orm_writer_retries_a_batch_once_when_someone_adds_the_same_address_meanwhile(monkeypatch):
+    monkeypatch.setattr(roster, "_write_postgresql", roster._write_orm)
     real_lookup = roster._existing_members
     calls = []
 
@@ -232,6 +271,34 @@ def test_rows_are_written_in_batches(categories, monkeypatch):
     # Each batch costs the same fixed number of queries; only the topic lookup is per import.
     assert three_batches - 1 == 3 * (one_batch - 1)
     assert Member.objects.count() == 200
+
+
+def test_rows_are_read_batch_by_batch_from_a_stream(monkeypatch):
+    monkeypatch.setattr(roster, "IMPORT_BATCH_SIZE", 10)
+    written_when_read: list[int] = []
+
+    def stream():
+        for number in range(2, 32):
+            written_when_read.append(Member.objects.count())
+            yield (
+                number,
+                {
+                    "email": f"s{number}@example.org",
+                    "name": "",
+                    "school": "",
+                    "language": "",
+                    "frequency": "",
+                    "topics": "",
+                },
+            )
+
+    report = members_import(rows=stream())
+
+    assert report.created == 30
+    # Row 12 is read only after the first ten were written, row 22 after twenty: nothing holds the whole file.
+    assert written_when_read[0] == 0
+    assert written_when_read[10] == 10
+    assert written_when_read[20] == 20
 
 
 @pytest.mark.parametrize(
@@ -319,6 +386,23 @@ def test_command_refuses_a_file_that_is_not_utf8(tmp_path):
     path = write_csv(tmp_path, HEADER + "zoë@example.org,Zoë,,,,\n", encoding="latin-1")
     with pytest.raises(CommandError, match="is not UTF-8 text"):
         call(str(path))
+
+
+def test_command_names_the_first_byte_that_is_not_utf8_and_writes_nothing(tmp_path):
+    good = HEADER + "".join(f"m{i}@example.org,M,,,,\n" for i in range(5000))
+    path = tmp_path / "members.csv"
+    path.write_bytes(good.encode() + b"zo\xeb@example.org,Zoe,,,,\n")
+    with pytest.raises(CommandError, match=rf"is not UTF-8 text \(byte {len(good.encode()) + 2}\)"):
+        call(str(path))
+    assert not Member.objects.exists()
+
+
+def test_command_refuses_a_row_that_is_not_csv_late_in_the_file_before_writing_any(tmp_path):
+    rows = "".join(f"m{i}@example.org,M,,,,\n" for i in range(5000))
+    path = write_csv(tmp_path, HEADER + rows + "x@example.org," + "x" * 200_000 + ",,,,\n")
+    with pytest.raises(CommandError, match="is not valid CSV"):
+        call(str(path))
+    assert not Member.objects.exists()
 
 
 def test_command_from_the_shell_prints_no_traceback_for_a_missing_file(tmp_path):

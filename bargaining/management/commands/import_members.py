@@ -1,10 +1,28 @@
+import codecs
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from bargaining.roster import CSV_COLUMNS, members_csv_parse, members_import
+from bargaining.roster import CSV_COLUMNS, members_csv_rows, members_import
 from demands.errors import ValidationFailed
+
+
+def _first_invalid_byte(file: Path) -> int:
+    """The offset of the first byte that is not UTF-8, reading the file in chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with file.open("rb") as handle:
+        while True:
+            chunk = handle.read(1 << 20)
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                return offset - pending + exc.start
+            if not chunk:
+                return offset
+            offset += len(chunk)
 
 
 class Command(BaseCommand):
@@ -19,25 +37,35 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="check the file and report, changing nothing")
 
     def handle(self, *args, file: Path, dry_run: bool, **options) -> None:
+        # Two streaming passes, so memory stays flat whatever the file's length: the first refuses a
+        # file that is not UTF-8, not CSV or has the wrong header before any row is written, and
+        # counts the rows for the progress bar; the second imports.
         try:
-            text = file.read_text(encoding="utf-8-sig")
+            with file.open(encoding="utf-8-sig", newline="") as handle:
+                total = sum(1 for _ in members_csv_rows(lines=handle))
+            with file.open(encoding="utf-8-sig", newline="") as handle:
+                # The raw stream: OutputWrapper would end each of tqdm's redraws with a newline and colour it.
+                progress = tqdm(
+                    members_csv_rows(lines=handle),
+                    total=total,
+                    desc="Importing members",
+                    unit="row",
+                    file=self.stderr._out,
+                    mininterval=0.5,
+                )
+                report = members_import(rows=progress, dry_run=dry_run)
+                progress.close()
         except FileNotFoundError as exc:
             raise CommandError(f"No file at {file}.") from exc
         except IsADirectoryError as exc:
             raise CommandError(f"{file} is a directory, not a CSV file.") from exc
         except UnicodeDecodeError as exc:
-            raise CommandError(f"{file} is not UTF-8 text (byte {exc.start}); save it as CSV UTF-8.") from exc
+            byte = _first_invalid_byte(file)
+            raise CommandError(f"{file} is not UTF-8 text (byte {byte}); save it as CSV UTF-8.") from exc
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from exc
-        try:
-            rows = members_csv_parse(text=text)
         except ValidationFailed as exc:
             raise CommandError(f"{file}: {' '.join(exc.errors['file'])}") from exc
-
-        # The raw stream: OutputWrapper would end each of tqdm's redraws with a newline and colour it.
-        progress = tqdm(rows, desc="Importing members", unit="row", file=self.stderr._out, mininterval=0.5)
-        report = members_import(rows=progress, dry_run=dry_run)
-        progress.close()
 
         summary = f"{'Dry run, nothing changed. ' if dry_run else ''}{report}"
         self.stdout.write(self.style.WARNING(summary) if report.rejected else self.style.SUCCESS(summary))
