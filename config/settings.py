@@ -57,6 +57,8 @@ MIDDLEWARE = [
     # Outermost but one: every response under /api/, errors and redirects too, says it varies per caller.
     "demands.api.middleware.VaryOnCallerMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Oversized bodies get 413 before any view reads them.
+    "config.middleware.RefuseHostileRequestsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -184,6 +186,8 @@ REST_FRAMEWORK = {
     ],
     # Reading is scoped by the selectors; any write is for the bargaining team unless a view says otherwise.
     "DEFAULT_PERMISSION_CLASSES": ["demands.api.permissions.IsTeamOrReadOnly"],
+    # JSON only, through the parser that turns every hostile body into a 400 (demands/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["demands.api.parsers.SafeJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",

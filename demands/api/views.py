@@ -17,7 +17,7 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -46,6 +46,7 @@ from ..services import (
 )
 from .exceptions import InvalidIfMatch, PreconditionRequired, error_body, error_responses
 from .filters import DemandFilter, EvidenceFilter
+from .parsers import SafeJSONParser
 from .serializers import (
     DemandInputSerializer,
     DemandSerializer,
@@ -182,7 +183,7 @@ class DemandViewSet(
 ):
     """Demands: read by anyone within their visibility; written by the bargaining team through the services."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     filterset_class = DemandFilter
     search_fields = ["title", "summary"]
     ordering_fields = ["id", "title", "status", "created_at", "updated_at"]
@@ -384,7 +385,7 @@ class WriteViewSet(
     """Read within the caller's visibility; create and edit (team, by the permission class) through
     `create_object` and `update_object`, which call a service. No delete: that is the admin's."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     input_serializer_class: type[BaseSerializer]
 
     @abstractmethod
@@ -484,3 +485,4 @@ class TokenView(ObtainAuthToken):
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+    parser_classes = [FormParser, MultiPartParser, SafeJSONParser]
