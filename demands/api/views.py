@@ -481,8 +481,18 @@ class ResolutionViewSet(WriteViewSet):
     responses={200: TokenSerializer, **error_responses(400, 429)},
 )
 class TokenView(ObtainAuthToken):
-    """POST username and password, get a token. Throttled per client: the password is guessable otherwise."""
+    """POST username and password, get a token. Throttled per client, and locked out after repeated failures
+    (django-axes, like the sign-in pages): the password is guessable otherwise."""
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
     parser_classes = [FormParser, MultiPartParser, SafeJSONParser]
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        finally:
+            # django-axes marks the request `authenticate` was given (DRF's); its middleware, which answers
+            # with the lockout response, reads Django's.
+            if getattr(request, "axes_locked_out", False):
+                request._request.axes_locked_out = True  # type: ignore[attr-defined]
