@@ -1,3 +1,5 @@
+from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
@@ -178,7 +180,9 @@ class DigestRunAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, count)
 
     def get_urls(self) -> list:
-        preview = path("preview/", self.admin_site.admin_view(self.preview_view), name="bargaining_digest_preview")
+        # The preview shows the email's HTML, inline styles and all; scripts stay refused (and the iframe sandboxed).
+        view = self.admin_site.admin_view(csp_update(settings.CSP_EMAIL_HTML)(self.preview_view))
+        preview = path("preview/", view, name="bargaining_digest_preview")
         return [preview, *super().get_urls()]
 
     def preview_view(self, request: HttpRequest) -> HttpResponse:

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "django_celery_beat",
     "simple_history",
     "axes",
@@ -67,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last: turns a locked-out sign-in (django-axes) into the lockout response.
     "axes.middleware.AxesMiddleware",
@@ -198,6 +201,26 @@ DIGEST_SYNCHRONOUS_COMMIT = os.environ.get("DIGEST_SYNCHRONOUS_COMMIT", "0") == 
 # from Monday, between local midnights (bargaining/digests/periods.py). Independent of TIME_ZONE.
 DIGEST_TIME_ZONE = os.environ.get("DIGEST_TIME_ZONE", "America/Chicago")
 
+# Content-Security-Policy on every response (django-csp): this origin only, no inline script or style, so
+# injected markup can neither run nor restyle a page. Swagger UI comes from drf-spectacular-sidecar, not a CDN.
+# The one relaxation: the pages that show a digest's email HTML (its styles must be inline for mail clients)
+# allow inline styles, never scripts (bargaining/views.py `digest`, the admin's digest preview).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+CSP_EMAIL_HTML = {"style-src": ["'unsafe-inline'"]}  # added to the policy by `csp_update` on those two views
+
 REST_FRAMEWORK = {
     # Token first: an anonymous write then gets 401 with `WWW-Authenticate: Token`, not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -239,6 +262,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files from the drf-spectacular-sidecar package, served by the app: /api/docs/ needs no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # One enum per choice set, named after it, however many fields use it.
     "ENUM_NAME_OVERRIDES": {

@@ -51,3 +51,13 @@ def figure_value(value: Decimal) -> str:
     if value == value.to_integral():
         return f"{int(value):,}"
     return f"{value.normalize():,f}"
+
+
+@register.filter
+def stacked(segments: list[Any]) -> list[dict[str, Any]]:
+    """Each segment of a stacked bar with where it starts (the percents before it), for SVG `x` attributes."""
+    parts, offset = [], 0
+    for segment in segments:
+        parts.append({"segment": segment, "offset": offset})
+        offset += segment.percent
+    return parts
