@@ -2,7 +2,7 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,7 +26,17 @@ class MemberAdmin(admin.ModelAdmin):
     """The roster. Personal data: the bargaining team may look members up (view permission); adding,
     changing, importing and exporting need `change_member`, which only admins hold."""
 
-    list_display = ["email", "name", "school", "language", "frequency", "state", "topic_names", "updated_at"]
+    list_display = [
+        "email",
+        "name",
+        "school",
+        "language",
+        "frequency",
+        "state",
+        "last_failure",
+        "topic_names",
+        "updated_at",
+    ]
     list_filter = ["state", "frequency", "language", "topics"]
     search_fields = ["email", "name", "school"]
     add_fields = ["email", "name", "school", "language", "frequency", "topics"]
@@ -38,7 +48,18 @@ class MemberAdmin(admin.ModelAdmin):
     change_list_template = "admin/bargaining/member/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Member]:
-        return super().get_queryset(request).prefetch_related("topics")
+        # Why a member bounced: the error of their latest failed delivery (fixing the address reactivates).
+        failures = Delivery.objects.filter(member=OuterRef("pk"), state=Delivery.State.FAILED).order_by("-updated_at")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("topics")
+            .annotate(last_failure=Subquery(failures.values("last_error")[:1]))
+        )
+
+    @admin.display(description="Last failure", ordering="last_failure")
+    def last_failure(self, member: Member) -> str:
+        return getattr(member, "last_failure", None) or ""
 
     def get_fields(self, request: HttpRequest, obj: Member | None = None) -> list[str]:
         # A new member starts active; the state changes later (unsubscribe, bounce), with its timestamp.

@@ -75,7 +75,8 @@ def member_create(
 
 
 def member_update(*, member_id: int, **data: Any) -> Member:
-    """Change a member's fields; moving into or out of `unsubscribed` keeps `unsubscribed_at` right."""
+    """Change a member's fields; moving into or out of `unsubscribed` keeps `unsubscribed_at` right, and a
+    bounced member whose address is changed becomes active again."""
     unknown = sorted(set(data) - EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed({name: ["This field cannot be edited."] for name in unknown})
@@ -83,9 +84,13 @@ def member_update(*, member_id: int, **data: Any) -> Member:
     with transaction.atomic():
         member = Member.objects.select_for_update().get(pk=member_id)
         was_unsubscribed = member.state == Member.State.UNSUBSCRIBED
+        old_email = member.email
         for name, value in data.items():
             setattr(member, name, value)
         _normalize(member)
+        if member.state == Member.State.BOUNCED and member.email.lower() != old_email.lower() and "state" not in data:
+            # A corrected address is worth mailing again.
+            member.state = Member.State.ACTIVE
         is_unsubscribed = member.state == Member.State.UNSUBSCRIBED
         if is_unsubscribed and not was_unsubscribed:
             member.unsubscribed_at = timezone.now()
