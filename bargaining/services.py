@@ -136,3 +136,27 @@ def member_set_preferences(
         member.save(update_fields=["frequency", "state", "unsubscribed_at", "updated_at"])
         member.topics.set(topic_ids)
     return member
+
+
+def _member_id_by_email(email: str) -> int | None:
+    return (
+        Member.objects.alias(email_lower=Lower("email"))
+        .filter(email_lower=Lower(Value(email.strip())))
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def member_bounce_by_email(*, email: str) -> bool:
+    """An email service reports the address dead: the member is bounced. Idempotent; False if nothing changed."""
+    member_id = _member_id_by_email(email)
+    return bool(member_id and Member.mark_bounced(member_id))
+
+
+def member_unsubscribe_by_email(*, email: str) -> bool:
+    """The member complained of spam or unsubscribed at the email service. Idempotent; False for no member."""
+    member_id = _member_id_by_email(email)
+    if member_id is None:
+        return False
+    member_unsubscribe(member_id=member_id)
+    return True
