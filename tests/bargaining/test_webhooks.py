@@ -64,6 +64,7 @@ def test_a_spam_complaint_unsubscribes(client):
     assert Member.objects.get(pk=member.pk).state == Member.State.UNSUBSCRIBED
 
 
+@pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailInsecureWebhookWarning")  # the point of the test
 def test_without_a_configured_secret_reports_change_nothing(client, settings):
     settings.ANYMAIL = {}
     member = MemberFactory(email="ana@example.org")
