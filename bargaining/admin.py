@@ -1,7 +1,9 @@
+from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,7 +28,17 @@ class MemberAdmin(admin.ModelAdmin):
     """The roster. Personal data: the bargaining team may look members up (view permission); adding,
     changing, importing and exporting need `change_member`, which only admins hold."""
 
-    list_display = ["email", "name", "school", "language", "frequency", "state", "topic_names", "updated_at"]
+    list_display = [
+        "email",
+        "name",
+        "school",
+        "language",
+        "frequency",
+        "state",
+        "last_failure",
+        "topic_names",
+        "updated_at",
+    ]
     list_filter = ["state", "frequency", "language", "topics"]
     search_fields = ["email", "name", "school"]
     add_fields = ["email", "name", "school", "language", "frequency", "topics"]
@@ -39,7 +51,18 @@ class MemberAdmin(admin.ModelAdmin):
     change_list_template = "admin/bargaining/member/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Member]:
-        return super().get_queryset(request).prefetch_related("topics")
+        # Why a member bounced: the error of their latest failed delivery (fixing the address reactivates).
+        failures = Delivery.objects.filter(member=OuterRef("pk"), state=Delivery.State.FAILED).order_by("-updated_at")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("topics")
+            .annotate(last_failure=Subquery(failures.values("last_error")[:1]))
+        )
+
+    @admin.display(description="Last failure", ordering="last_failure")
+    def last_failure(self, member: Member) -> str:
+        return getattr(member, "last_failure", None) or ""
 
     def get_fields(self, request: HttpRequest, obj: Member | None = None) -> list[str]:
         # A new member starts active; the state changes later (unsubscribe, bounce), with its timestamp.
@@ -174,7 +197,9 @@ class DigestRunAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, count)
 
     def get_urls(self) -> list:
-        preview = path("preview/", self.admin_site.admin_view(self.preview_view), name="bargaining_digest_preview")
+        # The preview shows the email's HTML, inline styles and all; scripts stay refused (and the iframe sandboxed).
+        view = self.admin_site.admin_view(csp_update(settings.CSP_EMAIL_HTML)(self.preview_view))
+        preview = path("preview/", view, name="bargaining_digest_preview")
         return [preview, *super().get_urls()]
 
     def preview_view(self, request: HttpRequest) -> HttpResponse:

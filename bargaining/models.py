@@ -63,6 +63,14 @@ class Member(models.Model):
     def receives_digests(self) -> bool:
         return self.state == self.State.ACTIVE and self.frequency != self.Frequency.OFF
 
+    @classmethod
+    def mark_bounced(cls, member_id: int) -> int:
+        """The one write of a bounce (the relay refused the address, or a provider reported it): an active
+        member becomes bounced and is mailed no more until an admin fixes the address. Returns rows changed."""
+        return cls.objects.filter(pk=member_id, state=cls.State.ACTIVE).update(
+            state=cls.State.BOUNCED, updated_at=timezone.now()
+        )
+
 
 class DigestRun(models.Model):
     """One digest per frequency and period; its deliveries say who got what."""

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from demands.errors import ValidationFailed
 from demands.models import Category
+from demands.spreadsheets import csv_cell, csv_cell_read
 
 from .models import NUL_CHARACTERS, Member
 
@@ -54,6 +55,7 @@ def members_csv_rows(*, lines: Iterable[str]) -> Iterator[NumberedRow]:
         for number, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
                 continue
+            cells = [csv_cell_read(cell) for cell in cells]
             row: dict[str | None, str | list[str] | None] = dict(zip(header, cells, strict=False))
             if len(cells) > len(header):
                 row[None] = cells[len(header) :]
@@ -88,14 +90,14 @@ def _check_header(header: list[str]) -> None:
 
 
 def members_csv_lines(members: QuerySet[Member]) -> Iterator[str]:
-    """The roster as CSV text, line by line (header first), for streaming a large export."""
+    """The roster as CSV text, line by line (header first), for streaming a large export; no cell is a formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
     def line(cells: Iterable[str]) -> str:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(cells)
+        writer.writerow([csv_cell(cell) for cell in cells])
         return buffer.getvalue()
 
     yield line(CSV_COLUMNS)

@@ -75,7 +75,8 @@ def member_create(
 
 
 def member_update(*, member_id: int, **data: Any) -> Member:
-    """Change a member's fields; moving into or out of `unsubscribed` keeps `unsubscribed_at` right."""
+    """Change a member's fields; moving into or out of `unsubscribed` keeps `unsubscribed_at` right, and a
+    bounced member whose address is changed becomes active again."""
     unknown = sorted(set(data) - EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed({name: ["This field cannot be edited."] for name in unknown})
@@ -83,9 +84,13 @@ def member_update(*, member_id: int, **data: Any) -> Member:
     with transaction.atomic():
         member = Member.objects.select_for_update().get(pk=member_id)
         was_unsubscribed = member.state == Member.State.UNSUBSCRIBED
+        old_email = member.email
         for name, value in data.items():
             setattr(member, name, value)
         _normalize(member)
+        if member.state == Member.State.BOUNCED and member.email.lower() != old_email.lower() and "state" not in data:
+            # A corrected address is worth mailing again.
+            member.state = Member.State.ACTIVE
         is_unsubscribed = member.state == Member.State.UNSUBSCRIBED
         if is_unsubscribed and not was_unsubscribed:
             member.unsubscribed_at = timezone.now()
@@ -131,3 +136,27 @@ def member_set_preferences(
         member.save(update_fields=["frequency", "state", "unsubscribed_at", "updated_at"])
         member.topics.set(topic_ids)
     return member
+
+
+def _member_id_by_email(email: str) -> int | None:
+    return (
+        Member.objects.alias(email_lower=Lower("email"))
+        .filter(email_lower=Lower(Value(email.strip())))
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def member_bounce_by_email(*, email: str) -> bool:
+    """An email service reports the address dead: the member is bounced. Idempotent; False if nothing changed."""
+    member_id = _member_id_by_email(email)
+    return bool(member_id and Member.mark_bounced(member_id))
+
+
+def member_unsubscribe_by_email(*, email: str) -> bool:
+    """The member complained of spam or unsubscribed at the email service. Idempotent; False for no member."""
+    member_id = _member_id_by_email(email)
+    if member_id is None:
+        return False
+    member_unsubscribe(member_id=member_id)
+    return True

@@ -15,7 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from .digests.planning import digest_plan, pending_delivery_batches
-from .digests.sending import deliveries_send, delivery_batches
+from .digests.sending import RelayUnavailable, deliveries_send, delivery_batches
 from .digests.sweeping import SweepReport, deliveries_sweep
 from .models import DigestRun
 
@@ -52,13 +52,22 @@ def plan_digest(*, frequency: str) -> int:
 # DjangoTask (Celery's default base under Django) is named so the type checker knows `delay_on_commit`.
 @shared_task(base=DjangoTask, bind=True, acks_late=True)
 def send_digest_batch(self: DjangoTask, *, delivery_ids: list[int]) -> dict[str, int]:
-    """Send one batch; deliveries that failed temporarily are retried with exponential backoff.
+    """Send one batch; deliveries that failed temporarily are retried with exponential backoff, and the whole
+    batch when the relay is unavailable (without spending attempts).
 
     The number of attempts per delivery is bounded in the database (DIGEST_MAX_ATTEMPTS), so a
     retry lost with the broker is picked up by the sweeper and still counted. Out of time (the
     soft limit), the batch stops at once and hands its unsent rows back.
     """
-    report = deliveries_send(delivery_ids=delivery_ids, stop_on=(SoftTimeLimitExceeded,))
+    try:
+        report = deliveries_send(delivery_ids=delivery_ids, stop_on=(SoftTimeLimitExceeded,))
+    except RelayUnavailable as exc:
+        if self.request.is_eager:
+            # In-process: the rows are pending again, with the error; the sweeper (or the next run) tries later.
+            return {"claimed": 0, "sent": 0, "skipped": 0, "failed": 0, "relay_unavailable": len(delivery_ids)}
+        # The whole batch waits for the relay, as long as it takes: no delivery spent an attempt on it.
+        countdown = min(settings.DIGEST_RETRY_BACKOFF * 2**self.request.retries, settings.DIGEST_RETRY_BACKOFF_MAX)
+        raise self.retry(exc=exc, countdown=countdown, max_retries=None) from exc
     if report.retry_ids:
         if self.request.is_eager:
             # In-process (no broker) Celery re-raises Retry instead of running it: retry at once here;

@@ -1,6 +1,8 @@
 """Pages a member opens from an email (no account: the signed token in the link is the credential), and
 the bargaining team's session pages."""
 
+from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -85,6 +87,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "HEAD"])
+@csp_update(settings.CSP_EMAIL_HTML)  # the email's inline styles; scripts stay refused
 def digest(request: HttpRequest, token: str) -> HttpResponse:
     """The digest of one delivery in a browser, as its member got it by email."""
     delivery_id = read_token(DIGEST, token)

@@ -5,6 +5,7 @@ SQLite, tasks in-process, emails written to var/mail/.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -46,8 +47,11 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "django_celery_beat",
     "simple_history",
+    "axes",
     "demands",
     "bargaining",
 ]
@@ -57,13 +61,18 @@ MIDDLEWARE = [
     # Outermost but one: every response under /api/, errors and redirects too, says it varies per caller.
     "demands.api.middleware.VaryOnCallerMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Oversized bodies get 413 before any view reads them.
+    "config.middleware.RefuseHostileRequestsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: turns a locked-out sign-in (django-axes) into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -98,6 +107,22 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# How many proxies in front of the app append to X-Forwarded-For: 0 (development, nothing in front) ignores the
+# header, which a client can forge; compose.yaml runs behind one. DRF's throttles and the lockouts both read it.
+TRUSTED_PROXIES = int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0"))
+
+# Sign-in lockouts (django-axes) on /accounts/login/, /admin/login/ and POST /api/v1/auth/token/: after
+# AXES_FAILURE_LIMIT failures for one account, or from one address, that account or address is refused until
+# AXES_COOLOFF_TIME has passed or an admin deletes the attempt (Admin > Axes > Access attempts). Counters
+# live in the database, so every process shares them.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("DJANGO_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "config.clients.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.clients.lockout_response"
+AXES_RESET_ON_SUCCESS = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -176,6 +201,26 @@ DIGEST_SYNCHRONOUS_COMMIT = os.environ.get("DIGEST_SYNCHRONOUS_COMMIT", "0") == 
 # from Monday, between local midnights (bargaining/digests/periods.py). Independent of TIME_ZONE.
 DIGEST_TIME_ZONE = os.environ.get("DIGEST_TIME_ZONE", "America/Chicago")
 
+# Content-Security-Policy on every response (django-csp): this origin only, no inline script or style, so
+# injected markup can neither run nor restyle a page. Swagger UI comes from drf-spectacular-sidecar, not a CDN.
+# The one relaxation: the pages that show a digest's email HTML (its styles must be inline for mail clients)
+# allow inline styles, never scripts (bargaining/views.py `digest`, the admin's digest preview).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+CSP_EMAIL_HTML = {"style-src": ["'unsafe-inline'"]}  # added to the policy by `csp_update` on those two views
+
 REST_FRAMEWORK = {
     # Token first: an anonymous write then gets 401 with `WWW-Authenticate: Token`, not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -184,6 +229,8 @@ REST_FRAMEWORK = {
     ],
     # Reading is scoped by the selectors; any write is for the bargaining team unless a view says otherwise.
     "DEFAULT_PERMISSION_CLASSES": ["demands.api.permissions.IsTeamOrReadOnly"],
+    # JSON only, through the parser that turns every hostile body into a 400 (demands/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["demands.api.parsers.SafeJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -193,6 +240,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {"anon": os.environ.get("API_ANON_RATE", "120/minute"), "token": "10/minute"},
     "EXCEPTION_HANDLER": "demands.api.exceptions.api_exception_handler",
 }
@@ -214,6 +262,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files from the drf-spectacular-sidecar package, served by the app: /api/docs/ needs no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # One enum per choice set, named after it, however many fields use it.
     "ENUM_NAME_OVERRIDES": {

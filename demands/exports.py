@@ -18,9 +18,9 @@ from django.utils import timezone
 from .models import Audience, Demand, Evidence, ResolutionClause, StatusChange, team_only_fields
 from .roles import Viewer, audience_of
 from .selectors import demands_for_export
+from .spreadsheets import csv_cell
 
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection, OWASP).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 DEMAND_FIELDS = (
     "id",
@@ -37,12 +37,6 @@ DEMAND_FIELDS = (
 HISTORY_FIELDS = ("changed_at", "from_status", "to_status", "note", "session")
 EVIDENCE_FIELDS = ("title", "kind", "publisher", "published_on", "url")
 CHUNK = 200
-
-
-def csv_cell(value: Any) -> str:
-    """`value` as a CSV cell that a spreadsheet shows as text: a leading = + - @ tab or CR is escaped with `'`."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def _fields(model: type[models.Model], shared: tuple[str, ...], audience: Audience) -> tuple[str, ...]:

@@ -68,6 +68,37 @@ def _message_id(delivery: Delivery) -> str:
     return f"<digest.{delivery.run.frequency}.{delivery.run.period_start:%Y%m%d}.{delivery.pk}@{site_domain()}>"
 
 
+# A relay refusing the recipient at RCPT with one of these says the address does not exist (or may not be
+# mailed): the member is marked bounced. Other 5xx answers fail the one message only.
+RECIPIENT_GONE = range(550, 554)
+# Answers about the session, not the message: service closing (421), authentication required or refused
+# (530, 535). Nothing about any member is learnt; the batch waits for the relay.
+RELAY_CODES = frozenset({421, 530, 535})
+
+
+class RelayUnavailable(Exception):
+    """The relay could not be reached or refused the session: the batch's rows went back to pending with
+    their attempts unspent, and the batch is to be retried later."""
+
+
+def _relay_down(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code in RELAY_CODES for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPHeloError | smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code in RELAY_CODES
+    if isinstance(exc, smtplib.SMTPException):
+        return False
+    return isinstance(exc, OSError)  # refused, reset or timed-out connection, unknown host
+
+
+def _recipient_gone(exc: Exception) -> bool:
+    return isinstance(exc, smtplib.SMTPRecipientsRefused) and any(
+        code in RECIPIENT_GONE for code, _ in exc.recipients.values()
+    )
+
+
 def _failure(exc: Exception) -> tuple[bool, str]:
     """(permanent?, description) of a send error: 5xx answers are permanent, everything else temporary."""
     code: int | None = None
@@ -102,7 +133,9 @@ def deliveries_send(
     Building the batch takes the same number of queries for 1 or 500 members; then each send
     costs one UPDATE, committed right after the server answers. An exception of a `stop_on` type
     (the task layer passes its time limit) is not a failed send: it ends the batch at once, the
-    unsent rows handed back as pending, and propagates.
+    unsent rows handed back as pending, and propagates. So does `RelayUnavailable`: the relay refused the
+    connection or the session (421, 530, 535, refused or dropped), and no delivery spent an attempt.
+    A recipient refused with 550–553 fails its delivery and marks the member bounced, in one transaction.
     """
     now = timezone.now()
     report = SendReport()
@@ -252,6 +285,7 @@ def _send_prepared(
             cursor.execute("SET synchronous_commit TO off")
     cursor = db_connection.cursor()
     finished = 0
+    relay_error = ""
     try:
         for delivery, rendered, body_id in prepared:
             message_id = _message_id(delivery)
@@ -278,13 +312,23 @@ def _send_prepared(
             except stop_on:
                 raise  # e.g. the task is out of time: stop, the rows not sent are released below
             except Exception as exc:  # every failure is recorded on its row; the batch goes on
+                permanent, error = _failure(exc)
+                if _relay_down(exc):
+                    relay_error = error
+                    raise RelayUnavailable(error) from exc  # this row and the rest are released below
                 finished += 1
                 row = Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING)
-                permanent, error = _failure(exc)
                 attempts = delivery.attempts + 1
                 if _needs_reconnect(exc):
                     _close_quietly(connection)
-                if permanent or attempts >= settings.DIGEST_MAX_ATTEMPTS:
+                if _recipient_gone(exc):
+                    with transaction.atomic():
+                        row.update(
+                            state=Delivery.State.FAILED, attempts=attempts, last_error=error, updated_at=timezone.now()
+                        )
+                        Member.mark_bounced(delivery.member_id)
+                    report.failed += 1
+                elif permanent or attempts >= settings.DIGEST_MAX_ATTEMPTS:
                     row.update(
                         state=Delivery.State.FAILED, attempts=attempts, last_error=error, updated_at=timezone.now()
                     )
@@ -308,10 +352,16 @@ def _send_prepared(
             # Interrupted: hand the rest back at once rather than after the sweeper's sending timeout.
             # The one in flight may have reached the server: the single duplicate the spec allows.
             released = [delivery.pk for delivery, _, _ in prepared[finished:]]
-            Delivery.objects.filter(id__in=released, state=Delivery.State.SENDING).update(
-                state=Delivery.State.PENDING,
-                updated_at=timezone.now() - datetime.timedelta(seconds=settings.DIGEST_PENDING_STUCK_AFTER),
-            )
+            rows = Delivery.objects.filter(id__in=released, state=Delivery.State.SENDING)
+            if relay_error:
+                # The relay is down: the task retries the batch after a backoff, so the sweeper need not
+                # hurry. Attempts stay as they were: no member's address was tried.
+                rows.update(state=Delivery.State.PENDING, last_error=relay_error, updated_at=timezone.now())
+            else:
+                rows.update(
+                    state=Delivery.State.PENDING,
+                    updated_at=timezone.now() - datetime.timedelta(seconds=settings.DIGEST_PENDING_STUCK_AFTER),
+                )
         _close_quietly(connection)
         if relaxed:
             cursor.execute("RESET synchronous_commit")

@@ -11,13 +11,13 @@ from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from drf_spectacular.views import SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -55,6 +55,7 @@ from ..services import (
 )
 from .exceptions import InvalidIfMatch, PreconditionRequired, error_body, error_responses
 from .filters import DemandFilter, EvidenceFilter
+from .parsers import SafeJSONParser
 from .serializers import (
     AgreementInputSerializer,
     AgreementSerializer,
@@ -130,8 +131,11 @@ def _is_api_route(path: str) -> bool:
         return False
 
 
-class DocsView(SpectacularSwaggerView):
-    """The interactive docs (Swagger UI) for /api/schema/."""
+class DocsView(SpectacularSwaggerSplitView):
+    """The interactive docs (Swagger UI) for /api/schema/: its files served by the app (drf-spectacular-sidecar)
+    and its start-up script from this URL (`?script`), so the page runs under the strict Content-Security-Policy."""
+
+    template_name = "demands/api_docs.html"
 
     def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         # The parent renders OPTIONS through its HTML template renderer without a template: a 500.
@@ -225,7 +229,7 @@ class DemandViewSet(
 ):
     """Demands: read by anyone within their visibility; written by the bargaining team through the services."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     filterset_class = DemandFilter
     search_fields = ["title", "summary"]
     ordering_fields = ["id", "title", "status", "created_at", "updated_at"]
@@ -532,7 +536,7 @@ class WriteViewSet(
     """Read within the caller's visibility; create and edit (team, by the permission class) through
     `create_object` and `update_object`, which call a service. No delete: that is the admin's."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     input_serializer_class: type[BaseSerializer]
 
     @abstractmethod
@@ -628,10 +632,21 @@ class ResolutionViewSet(WriteViewSet):
     responses={200: TokenSerializer, **error_responses(400, 429)},
 )
 class TokenView(ObtainAuthToken):
-    """POST username and password, get a token. Throttled per client: the password is guessable otherwise."""
+    """POST username and password, get a token. Throttled per client, and locked out after repeated failures
+    (django-axes, like the sign-in pages): the password is guessable otherwise."""
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+    parser_classes = [FormParser, MultiPartParser, SafeJSONParser]
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        finally:
+            # django-axes marks the request `authenticate` was given (DRF's); its middleware, which answers
+            # with the lockout response, reads Django's.
+            if getattr(request, "axes_locked_out", False):
+                request._request.axes_locked_out = True  # type: ignore[attr-defined]
 
 
 @extend_schema_view(
@@ -678,7 +693,7 @@ class ProposalViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 class VoteViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Ratification votes covering demands the caller may see."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     ordering_fields = ["held_on", "id"]
 
     def get_queryset(self) -> QuerySet:

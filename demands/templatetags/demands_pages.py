@@ -65,3 +65,13 @@ def redline_html(ops: list[Op]) -> SafeString:
 def intcomma_plain(value: int) -> str:
     """18204 → "18,204", without loading django.contrib.humanize for one filter."""
     return f"{int(value):,}"
+
+
+@register.filter
+def stacked(segments: list[Any]) -> list[dict[str, Any]]:
+    """Each segment of a stacked bar with where it starts (the percents before it), for SVG `x` attributes."""
+    parts, offset = [], 0
+    for segment in segments:
+        parts.append({"segment": segment, "offset": offset})
+        offset += segment.percent
+    return parts

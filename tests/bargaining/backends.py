@@ -7,7 +7,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 
 class ScriptedBackend(BaseEmailBackend):
-    """`script[address]`: SMTP codes, "disconnect" or "time limit" to answer, then accept.
+    """`script[address]`: SMTP codes (refusals of the recipient), "disconnect", "auth" (535 on login),
+    "refused" (no connection) or "time limit" to answer, then accept.
 
     `sent` collects accepted messages; `closes` counts closed connections.
     """
@@ -29,6 +30,10 @@ class ScriptedBackend(BaseEmailBackend):
                     raise SoftTimeLimitExceeded()
                 if code == "disconnect":
                     raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+                if code == "auth":
+                    raise smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication credentials invalid")
+                if code == "refused":
+                    raise ConnectionRefusedError(111, "Connection refused")
                 raise smtplib.SMTPRecipientsRefused({address: (code, b"scripted answer")})
             self.sent.append(message)
         return len(email_messages)

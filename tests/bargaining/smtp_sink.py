@@ -9,8 +9,9 @@ answers 250: {"rcpt": [...], "size": n, "data": "<the raw bytes as latin-1>"} ("
 --store full). Every refused recipient is appended to DIR/refusals.jsonl as {"rcpt": ..., "code": ...}.
 
 DIR/rules.json, re-read whenever it changes, scripts the answers:
-    {"tempfail": {"address": N}, "permfail": ["address"], "delay": seconds per message}
-"tempfail" answers 451 to the first N RCPTs of that address, "permfail" always answers 550.
+    {"tempfail": {"address": N}, "permfail": ["address"], "delay": seconds per message, "authfail": true}
+"tempfail" answers 451 to the first N RCPTs of that address, "permfail" always answers 550, "authfail"
+answers 535 to every AUTH (a client that does not log in is served as usual).
 """
 
 import argparse
@@ -21,7 +22,7 @@ import signal
 from collections import Counter
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 
 class Sink:
@@ -44,6 +45,10 @@ class Sink:
             self.rules = json.loads(self.rules_path.read_text() or "{}")
             self.rules_mtime = mtime
         return self.rules
+
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data) -> AuthResult:
+        # handled=False: aiosmtpd then answers the refusal itself (535 5.7.8).
+        return AuthResult(success=not self.current_rules().get("authfail"), handled=False)
 
     def refuse(self, address: str, code: int, text: str) -> str:
         self.refusals.write(json.dumps({"rcpt": address, "code": code}) + "\n")
@@ -78,7 +83,16 @@ async def serve(host: str, port: int, out: Path, store: str) -> None:
     sink = Sink(out, store)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(sink, hostname="sink.test", decode_data=False, data_size_limit=None), host, port
+        lambda: SMTP(
+            sink,
+            hostname="sink.test",
+            decode_data=False,
+            data_size_limit=None,
+            authenticator=sink.authenticate,
+            auth_require_tls=False,
+        ),
+        host,
+        port,
     )
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -370,3 +370,47 @@ def test_redis_flushed_mid_run_the_sweeper_completes_it(worker, sink, beat, brok
     assert set(received) == {m.email for m in members}
     assert all(count == 1 for count in received.values())
     assert_accounts(run.pk)
+
+
+def test_a_refused_address_ends_bounced_and_is_not_mailed_next_period(worker, sink, campaign):
+    gone, fine = MemberFactory(email="gone@example.org"), MemberFactory(email="fine@example.org")
+    sink.script(permfail=[gone.email])
+    worker.start()
+    run = digest_plan_and_enqueue(frequency="weekly")
+    wait_until_run_done(run.pk, timeout=60)
+    assert Delivery.objects.get(run=run, member=gone).state == Delivery.State.FAILED
+    assert Member.objects.get(pk=gone.pk).state == Member.State.BOUNCED
+    assert sink.refusals()[(gone.email, 550)] == 1
+
+    next_week = timezone.now() + datetime.timedelta(days=7)
+    change(
+        DemandFactory(category=campaign["safety"]), Status.COUNTERED, when=timezone.now() + datetime.timedelta(days=1)
+    )
+    later = digest_plan_and_enqueue(frequency="weekly", now=next_week)
+    wait_until_run_done(later.pk, timeout=60)
+    assert not Delivery.objects.filter(run=later, member=gone, state=Delivery.State.SENT).exists()
+    assert Delivery.objects.get(run=later, member=fine).state == Delivery.State.SENT
+    assert sink.refusals()[(gone.email, 550)] == 1  # never asked again
+    assert sink.received()[fine.email] == 2
+
+
+def test_a_relay_refusing_the_login_leaves_deliveries_pending_until_it_recovers(worker, sink, campaign):
+    members = MemberFactory.create_batch(12)
+    sink.script(authfail=True)
+    worker.env.update(EMAIL_HOST_USER="digests", EMAIL_HOST_PASSWORD="relay-password")
+    worker.start()
+    run = digest_plan_and_enqueue(frequency="weekly")
+    deliveries = Delivery.objects.filter(run=run)
+    wait_for(
+        lambda: deliveries.filter(last_error__startswith="535").count() == len(members),
+        timeout=30,
+        what="every delivery to record the 535",
+    )
+    time.sleep(3)  # several retries of the batches while the relay refuses
+    assert set(deliveries.values_list("state", "attempts")) == {(Delivery.State.PENDING, 0)}
+    assert sink.received() == Counter()
+
+    sink.script()  # the relay takes the password again
+    wait_until_run_done(run.pk, timeout=60)
+    assert set(deliveries.values_list("state", "attempts")) == {(Delivery.State.SENT, 1)}
+    assert set(sink.received()) == {member.email for member in members}

@@ -20,7 +20,7 @@ from bargaining.digests.content import DigestSource
 from bargaining.digests.periods import digest_period
 from bargaining.digests.planning import digest_plan
 from bargaining.digests.rendering import DigestTemplate, digest_message, digest_render
-from bargaining.digests.sending import deliveries_send
+from bargaining.digests.sending import RelayUnavailable, deliveries_send
 from bargaining.digests.sweeping import deliveries_sweep
 from bargaining.links import DigestLinks
 from bargaining.models import Delivery, DigestRun, Member
@@ -472,18 +472,24 @@ def test_a_batch_out_of_time_hands_its_unsent_rows_back_at_once(settings, campai
     assert deliveries_sweep().requeued == 2
 
 
-def test_a_dropped_connection_is_a_temporary_failure_and_the_batch_reconnects(settings, campaign, now):
+def test_a_dropped_connection_hands_the_batch_back_without_spending_attempts(settings, campaign, now):
     settings.EMAIL_BACKEND = SCRIPTED
     first, dropped, last = MemberFactory.create_batch(3)
     ScriptedBackend.reset({dropped.email: ["disconnect"]})
     run = digest_plan(frequency="weekly", now=now).run
-    report = deliveries_send(delivery_ids=list(run.deliveries.order_by("id").values_list("id", flat=True)))
-    assert [m.to[0] for m in ScriptedBackend.sent] == [first.email, last.email]
-    row = Delivery.objects.get(member=dropped)
-    assert (row.state, row.attempts) == (Delivery.State.PENDING, 1)
-    assert row.last_error.startswith("SMTPServerDisconnected")
-    assert report.retry_ids == [row.pk]
-    assert ScriptedBackend.closes == 2  # dropped after the failure, then at the end of the batch
+    ids = list(run.deliveries.order_by("id").values_list("id", flat=True))
+    with pytest.raises(RelayUnavailable):
+        deliveries_send(delivery_ids=ids)
+    assert [m.to[0] for m in ScriptedBackend.sent] == [first.email]
+    for member in (dropped, last):
+        row = Delivery.objects.get(member=member)
+        assert (row.state, row.attempts) == (Delivery.State.PENDING, 0)
+        assert row.last_error.startswith("SMTPServerDisconnected")
+    assert ScriptedBackend.closes == 1  # closed once, at the end of the batch
+
+    again = deliveries_send(delivery_ids=ids)  # the relay is back: the batch finishes
+    assert (again.claimed, again.sent) == (2, 2)
+    assert [m.to[0] for m in ScriptedBackend.sent] == [first.email, dropped.email, last.email]
 
 
 def test_an_email_service_works_by_settings_alone(settings, campaign, plan):

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from demands.exports import csv_cell
 from demands.filters import MAX_QUERY_LENGTH
 from demands.models import Demand, Status, Visibility
+from demands.spreadsheets import csv_cell
 from tests.factories import (
     CategoryFactory,
     DemandFactory,
