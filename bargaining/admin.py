@@ -17,7 +17,7 @@ from .forms import MemberImportForm
 from .models import Delivery, DigestRun, Member
 from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse, members_import
 from .selectors import digest_runs_counts
-from .services import member_create, member_update
+from .services import member_create, member_revoke_links, member_update
 
 # Rejected rows listed on the import page; the counts above them always cover every row.
 IMPORT_REPORT_ROWS_SHOWN = 500
@@ -47,7 +47,7 @@ class MemberAdmin(admin.ModelAdmin):
     filter_horizontal = ["topics"]
     list_per_page = 100
     show_full_result_count = False  # a count of the whole roster on each filtered page
-    actions = ["export_csv"]
+    actions = ["export_csv", "revoke_links"]
     change_list_template = "admin/bargaining/member/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Member]:
@@ -91,6 +91,15 @@ class MemberAdmin(admin.ModelAdmin):
 
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("bargaining.add_member") and request.user.has_perm("bargaining.change_member")
+
+    @admin.action(description="Revoke the links in emails sent so far to selected members", permissions=["change"])
+    def revoke_links(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
+        member_ids = list(queryset.values_list("pk", flat=True))
+        for member_id in member_ids:
+            member_revoke_links(member_id=member_id)
+        self.message_user(
+            request, f"Revoked the links of {len(member_ids)} member(s); their next emails carry new ones."
+        )
 
     @admin.action(description="Export selected members as CSV", permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Member]) -> StreamingHttpResponse:

@@ -12,11 +12,11 @@ from .tokens import DIGEST, PREFERENCES, UNSUBSCRIBE, make_token
 
 
 def member_unsubscribe_path(member: Member) -> str:
-    return reverse("bargaining:unsubscribe", args=[make_token(UNSUBSCRIBE, member.pk)])
+    return reverse("bargaining:unsubscribe", args=[make_token(UNSUBSCRIBE, member.pk, member.link_generation)])
 
 
 def member_preferences_path(member: Member) -> str:
-    return reverse("bargaining:preferences", args=[make_token(PREFERENCES, member.pk)])
+    return reverse("bargaining:preferences", args=[make_token(PREFERENCES, member.pk, member.link_generation)])
 
 
 def member_unsubscribe_url(member: Member) -> str:
@@ -31,7 +31,9 @@ def member_preferences_url(member: Member) -> str:
 
 def digest_url(delivery: Delivery) -> str:
     """The absolute link to this delivery's digest in a browser."""
-    return settings.SITE_URL + reverse("bargaining:digest", args=[make_token(DIGEST, delivery.pk)])
+    return settings.SITE_URL + reverse(
+        "bargaining:digest", args=[make_token(DIGEST, delivery.pk, delivery.member.link_generation)]
+    )
 
 
 def demand_url(demand: Demand) -> str:

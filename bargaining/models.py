@@ -44,6 +44,12 @@ class Member(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # db_default too: the roster import inserts members in SQL.
+    link_generation = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Signed into the member's links; bumping it (revoking) retires every link sent so far.",
+    )
 
     class Meta:
         # Lower(email), not email: the unique index on Lower(email) serves this order (the admin's pages).

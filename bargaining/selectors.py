@@ -7,15 +7,29 @@ from django.core.cache import cache
 from django.db.models import Count
 
 from .models import Delivery, DigestRun, Member
-from .tokens import read_token
+from .tokens import DIGEST, read_token_value
 
 
 def member_for_token(purpose: str, token: str) -> Member | None:
-    """The member a signed link points to; None when the token is forged, for another purpose, or stale."""
-    member_id = read_token(purpose, token)
-    if member_id is None:
+    """The member a signed link points to; None when the token is forged, for another purpose, or revoked
+    (`member_revoke_links`). Raises LinkExpired for a genuine preference link past its age."""
+    read = read_token_value(purpose, token)
+    if read is None:
         return None
-    return Member.objects.filter(pk=member_id).first()
+    return Member.objects.filter(pk=read.value, link_generation=read.generation).first()
+
+
+def delivery_for_token(token: str) -> Delivery | None:
+    """The delivery a digest's browser link points to, with its run, member and body; None like
+    `member_for_token`. Raises LinkExpired for a genuine link past its age."""
+    read = read_token_value(DIGEST, token)
+    if read is None:
+        return None
+    return (
+        Delivery.objects.select_related("run", "member", "body")
+        .filter(pk=read.value, member__link_generation=read.generation)
+        .first()
+    )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Value
+from django.db.models import F, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -110,6 +110,16 @@ def member_unsubscribe(*, member_id: int) -> Member:
     Member.objects.filter(pk=member_id).exclude(state=Member.State.UNSUBSCRIBED).update(
         state=Member.State.UNSUBSCRIBED, unsubscribed_at=now, updated_at=now
     )
+    return Member.objects.get(pk=member_id)
+
+
+def member_revoke_links(*, member_id: int) -> Member:
+    """Retire every link sent to the member so far (preferences, digests, unsubscribe); links made from
+    now on work. For a forwarded email or a leaked link.
+
+    Raises Member.DoesNotExist for an unknown id.
+    """
+    Member.objects.filter(pk=member_id).update(link_generation=F("link_generation") + 1, updated_at=timezone.now())
     return Member.objects.get(pk=member_id)
 
 

@@ -23,9 +23,9 @@ from .digests.rendering import RenderedDigest, digest_render
 from .forms import OutcomeForm, PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
 from .models import Delivery, Member
-from .selectors import member_for_account, member_for_token
+from .selectors import delivery_for_token, member_for_account, member_for_token
 from .services import member_set_preferences, member_unsubscribe
-from .tokens import DIGEST, PREFERENCES, UNSUBSCRIBE, read_token
+from .tokens import PREFERENCES, UNSUBSCRIBE, LinkExpired
 
 
 def _private(response: HttpResponse) -> HttpResponse:
@@ -39,6 +39,11 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 def _invalid_link(request: HttpRequest) -> HttpResponse:
     return _private(render(request, "bargaining/invalid_link.html", status=404))
+
+
+def _expired_link(request: HttpRequest) -> HttpResponse:
+    context = {"max_age_days": settings.MEMBER_LINK_MAX_AGE_DAYS}
+    return _private(render(request, "bargaining/expired_link.html", context, status=410))
 
 
 # No CSRF token: RFC 8058 one-click unsubscribe is a cookieless POST from the mail provider, and the
@@ -62,7 +67,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     """Change frequency and topics, or resubscribe; CSRF-protected like any form."""
-    member = member_for_token(PREFERENCES, token)
+    try:
+        member = member_for_token(PREFERENCES, token)
+    except LinkExpired:
+        return _expired_link(request)
     if member is None:
         return _invalid_link(request)
     form = PreferencesForm(request.POST or None, member=member)
@@ -90,12 +98,10 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 @csp_update(settings.CSP_EMAIL_HTML)  # the email's inline styles; scripts stay refused
 def digest(request: HttpRequest, token: str) -> HttpResponse:
     """The digest of one delivery in a browser, as its member got it by email."""
-    delivery_id = read_token(DIGEST, token)
-    delivery = (
-        Delivery.objects.select_related("run", "member", "body").filter(pk=delivery_id).first()
-        if delivery_id is not None
-        else None
-    )
+    try:
+        delivery = delivery_for_token(token)
+    except LinkExpired:
+        return _expired_link(request)
     if delivery is None:
         return _invalid_link(request)
     if delivery.body is not None:

@@ -200,6 +200,9 @@ DIGEST_SYNCHRONOUS_COMMIT = os.environ.get("DIGEST_SYNCHRONOUS_COMMIT", "0") == 
 # The calendar digests are cut on: a daily digest reports one local day, a weekly one a local week
 # from Monday, between local midnights (bargaining/digests/periods.py). Independent of TIME_ZONE.
 DIGEST_TIME_ZONE = os.environ.get("DIGEST_TIME_ZONE", "America/Chicago")
+# Preference and browser-digest links in emails expire after this many days (the next digest brings
+# fresh ones); unsubscribe links never do (RFC 8058).
+MEMBER_LINK_MAX_AGE_DAYS = int(os.environ.get("MEMBER_LINK_MAX_AGE_DAYS", "90"))
 
 # Content-Security-Policy on every response (django-csp): this origin only, no inline script or style, so
 # injected markup can neither run nor restyle a page. Swagger UI comes from drf-spectacular-sidecar, not a CDN.
