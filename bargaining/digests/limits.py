@@ -1,7 +1,10 @@
 """Sending within a provider's limits: `DIGEST_MAX_RATE` messages per second and `DIGEST_DAILY_CAP` messages
 per local day (DIGEST_TIME_ZONE), counted in the cache, which is Redis shared by every worker when REDIS_URL is
-set (locmem otherwise: one process). Fixed windows: one counter key per second and one per day, each created
-with an expiry and raised with one atomic INCR per message; no locks, no scripts.
+set (locmem otherwise: one process). Fixed windows, each a counter key created with an expiry and raised with one
+atomic INCR per message (no locks, no scripts): the rate's window is one slot of 1/DIGEST_MAX_RATE seconds
+holding one message, so messages are spaced evenly: a clock second holds at most the rate, a second cut
+anywhere one more (1,000 messages at 50 take 20 s, not the 19 of per-second windows that allow a burst at each edge);
+the cap's window is the local day.
 """
 
 import datetime
@@ -11,8 +14,9 @@ import zoneinfo
 from django.conf import settings
 from django.core.cache import cache
 
-RATE_KEY = "bargaining:digest-rate:{second}"
+RATE_KEY = "bargaining:digest-rate:{rate}:{slot}"
 DAILY_KEY = "bargaining:digest-daily:{day}"
+SLOT_MARGIN = 0.0005  # seconds: past the float rounding of a slot boundary
 
 
 class DailyCapReached(Exception):
@@ -39,10 +43,11 @@ def send_slot() -> None:
     if rate:
         while True:
             now = time.time()
-            second = int(now)
-            if _count(RATE_KEY.format(second=second), timeout=5) <= rate:
+            slot = int(now * rate)
+            if _count(RATE_KEY.format(rate=rate, slot=slot), timeout=5) == 1:
                 break
-            time.sleep(max(second + 1 - now, 0.001))  # the next window
+            # Taken by another message (of any worker): wait for the next slot, a hair past its start.
+            time.sleep(max((slot + 1) / rate - now, 0) + SLOT_MARGIN)
     cap = settings.DIGEST_DAILY_CAP
     if cap is not None:
         zone = zoneinfo.ZoneInfo(settings.DIGEST_TIME_ZONE)

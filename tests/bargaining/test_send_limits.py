@@ -1,6 +1,7 @@
 """Sending within a provider's limits: DIGEST_MAX_RATE messages per second and DIGEST_DAILY_CAP per local day,
-counted in the shared cache (Redis across workers). A message beyond the second's rate waits for the next
-second; once the day's cap is spent the batch stops and its unsent rows stay pending, no attempt spent."""
+counted in the shared cache (Redis across workers). One message per slot of 1/DIGEST_MAX_RATE s, the next
+waiting for the next slot; once the day's cap is spent the batch stops and its unsent rows stay pending, no
+attempt spent."""
 
 import os
 
@@ -52,7 +53,7 @@ def shared_cache(request, settings):
 
 @pytest.fixture
 def clock(monkeypatch):
-    fake = Clock(1_000_000.25)
+    fake = Clock(1_000_000.25)  # the start of a quarter-second slot
     monkeypatch.setattr(limits, "time", fake)
     return fake
 
@@ -65,28 +66,44 @@ def test_unlimited_by_default(settings, shared_cache, clock):
     assert clock.sleeps == []
 
 
-def test_the_last_message_of_a_second_goes_and_the_next_waits_for_the_next_second(settings, shared_cache, clock):
-    settings.DIGEST_MAX_RATE = 3
+def test_one_message_per_slot_of_one_over_the_rate_and_the_next_waits_for_the_next_slot(settings, shared_cache, clock):
+    settings.DIGEST_MAX_RATE = 4  # slots of 0.25 s; the clock starts at the start of one
     settings.DIGEST_DAILY_CAP = None
-    for _ in range(3):
+    send_slot()
+    assert clock.sleeps == []  # the slot's one message did not wait
+    clock.now += 0.2  # still inside the slot
+    send_slot()
+    assert clock.sleeps == [pytest.approx(0.05 + limits.SLOT_MARGIN)]  # waited until the next slot began
+    assert clock.now == pytest.approx(1_000_000.5 + limits.SLOT_MARGIN)
+    clock.now += 0.25  # the next slot, unused: no wait
+    send_slot()
+    assert len(clock.sleeps) == 1
+
+
+def test_a_thousand_messages_at_fifty_take_twenty_seconds(settings, shared_cache, clock):
+    settings.DIGEST_MAX_RATE = 50
+    settings.DIGEST_DAILY_CAP = None
+    times = []
+    for _ in range(1000):
         send_slot()
-    assert clock.sleeps == []  # the third, the last allowed in this second, did not wait
-    send_slot()
-    assert clock.sleeps == [pytest.approx(0.75)]  # the fourth waited until the second turned
-    assert clock.now == pytest.approx(1_000_001)
-    send_slot()
-    send_slot()
-    assert len(clock.sleeps) == 1  # the new second has room for three: the fourth and two more
-    send_slot()
-    assert len(clock.sleeps) == 2
+        times.append(clock.now)
+    # One per 20 ms slot: the first may come at the end of its slot, the last at the start of the 1,000th.
+    assert times[-1] - times[0] > 998 / 50
+    # However a second is cut, it holds at most 51 (a slot's end and 50 slots' starts): 51 span at least 0.98 s.
+    assert min(times[i + 50] - times[i] for i in range(len(times) - 50)) > 0.98
+    per_second = {}
+    for at in times:
+        per_second[int(at)] = per_second.get(int(at), 0) + 1
+    assert max(per_second.values()) == 50
 
 
 def test_the_rate_is_shared_by_every_caller_of_the_cache(settings, shared_cache, clock):
-    settings.DIGEST_MAX_RATE = 2
+    settings.DIGEST_MAX_RATE = 4
     settings.DIGEST_DAILY_CAP = None
-    cache.set(limits.RATE_KEY.format(second=1_000_000), 2, timeout=5)  # another worker used this second
+    slot = int(clock.now * 4)
+    cache.set(limits.RATE_KEY.format(rate=4, slot=slot), 1, timeout=5)  # another worker took this slot
     send_slot()
-    assert clock.sleeps == [pytest.approx(0.75)]
+    assert clock.sleeps == [pytest.approx(0.25 + limits.SLOT_MARGIN)]
 
 
 def test_the_last_message_of_the_day_goes_and_the_next_is_refused(settings, shared_cache, clock):
@@ -169,4 +186,4 @@ def test_the_send_loop_waits_for_the_rate(settings, shared_cache, backend, clock
     MemberFactory.create_batch(5)
     report = deliveries_send(delivery_ids=plan_ids())
     assert report.sent == 5
-    assert len(clock.sleeps) == 2  # 2 + 2 + 1 over three seconds
+    assert len(clock.sleeps) == 4  # the fake clock does not move by itself: every message after the first waited
