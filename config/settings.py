@@ -197,6 +197,11 @@ DIGEST_SENDING_STUCK_AFTER = float(os.environ.get("DIGEST_SENDING_STUCK_AFTER", 
 # "0": per-message outcome commits skip the WAL flush wait (PostgreSQL synchronous_commit=off), see
 # bargaining/digests/sending.py; "1" waits for it, halving throughput on slow disks.
 DIGEST_SYNCHRONOUS_COMMIT = os.environ.get("DIGEST_SYNCHRONOUS_COMMIT", "0") == "1"
+# A provider's limits, honoured by every worker together through the cache (Redis with REDIS_URL), see
+# bargaining/digests/limits.py: messages per second, and per local day of DIGEST_TIME_ZONE. Unset or empty:
+# no limit. Rows left when the day's cap is reached stay pending, attempts unspent, for the sweeper.
+DIGEST_MAX_RATE = max(int(os.environ.get("DIGEST_MAX_RATE") or 0), 0) or None  # 0 or below: unlimited
+DIGEST_DAILY_CAP = int(os.environ["DIGEST_DAILY_CAP"]) if os.environ.get("DIGEST_DAILY_CAP") else None
 # The calendar digests are cut on: a daily digest reports one local day, a weekly one a local week
 # from Monday, between local midnights (bargaining/digests/periods.py). Independent of TIME_ZONE.
 DIGEST_TIME_ZONE = os.environ.get("DIGEST_TIME_ZONE", "America/Chicago")

@@ -24,6 +24,7 @@ from django.utils import timezone
 from ..links import delivery_links
 from ..models import Delivery, DigestBody, Member
 from .content import DigestSource, TopicKey, member_topic_key
+from .limits import DailyCapReached, send_slot
 from .rendering import DigestTemplate, RenderedDigest, digest_message, digest_render, site_domain
 from .sweeping import digest_runs_finish
 
@@ -45,6 +46,7 @@ class SendReport:
     skipped: int = 0
     failed: int = 0
     retry_ids: list[int] = field(default_factory=list)
+    held: int = 0  # left pending, attempts unspent: DIGEST_DAILY_CAP was reached
 
 
 def _claim(delivery_ids: Iterable[int], now: datetime.datetime) -> list[int]:
@@ -286,8 +288,15 @@ def _send_prepared(
     cursor = db_connection.cursor()
     finished = 0
     relay_error = ""
+    capped = False
     try:
         for delivery, rendered, body_id in prepared:
+            try:
+                send_slot()  # waits for DIGEST_MAX_RATE; raises once DIGEST_DAILY_CAP is spent
+            except DailyCapReached as exc:
+                capped = True
+                logger.warning("Digest batch stopped with %d unsent: %s", len(prepared) - finished, exc)
+                break  # the rest are released below
             message_id = _message_id(delivery)
             try:
                 # Reopens after a broken connection; a no-op while the connection is up.
@@ -353,7 +362,11 @@ def _send_prepared(
             # The one in flight may have reached the server: the single duplicate the spec allows.
             released = [delivery.pk for delivery, _, _ in prepared[finished:]]
             rows = Delivery.objects.filter(id__in=released, state=Delivery.State.SENDING)
-            if relay_error:
+            if capped:
+                # Not stuck: the sweeper picks them up after DIGEST_PENDING_STUCK_AFTER, sent once the day turns.
+                rows.update(state=Delivery.State.PENDING, updated_at=timezone.now())
+                report.held = len(released)
+            elif relay_error:
                 # The relay is down: the task retries the batch after a backoff, so the sweeper need not
                 # hurry. Attempts stay as they were: no member's address was tried.
                 rows.update(state=Delivery.State.PENDING, last_error=relay_error, updated_at=timezone.now())

@@ -5,7 +5,7 @@ Run in its own process:
     python tests/bargaining/smtp_sink.py --port 2525 --out DIR [--store full|meta]
 
 Every accepted message is appended as one JSON line to DIR/messages.jsonl before the server
-answers 250: {"rcpt": [...], "size": n, "data": "<the raw bytes as latin-1>"} ("data" only with
+answers 250: {"rcpt": [...], "size": n, "at": unix time, "data": "<the raw bytes as latin-1>"} ("data" only with
 --store full). Every refused recipient is appended to DIR/refusals.jsonl as {"rcpt": ..., "code": ...}.
 
 DIR/rules.json, re-read whenever it changes, scripts the answers:
@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -70,7 +71,7 @@ class Sink:
         if delay:
             await asyncio.sleep(delay)
         data = envelope.original_content or b""
-        record = {"rcpt": envelope.rcpt_tos, "size": len(data)}
+        record = {"rcpt": envelope.rcpt_tos, "size": len(data), "at": time.time()}
         if self.store == "full":
             record["data"] = data.decode("latin-1")
         # Written and flushed before the 250: whatever the client saw accepted is on disk.

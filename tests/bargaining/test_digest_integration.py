@@ -414,3 +414,32 @@ def test_a_relay_refusing_the_login_leaves_deliveries_pending_until_it_recovers(
     wait_until_run_done(run.pk, timeout=60)
     assert set(deliveries.values_list("state", "attempts")) == {(Delivery.State.SENT, 1)}
     assert set(sink.received()) == {member.email for member in members}
+
+
+@pytest.mark.timeout(300)
+def test_two_workers_together_keep_to_digest_max_rate(worker, sink, campaign, tmp_path):
+    """DIGEST_MAX_RATE=50 across two worker processes: 1,000 deliveries take at least 20 s, and no second of
+    the sink's clock (the same host clock the limiter reads) receives much more than 50."""
+    members = MemberFactory.create_batch(1000)
+    worker.env["DIGEST_MAX_RATE"] = "50"
+    other = Worker(tmp_path / "worker2.log", worker.env)
+    try:
+        worker.start()
+        other.start()
+        started = time.monotonic()
+        run = digest_plan_and_enqueue(frequency="weekly")
+        wait_until_run_done(run.pk, timeout=180)
+        elapsed = time.monotonic() - started
+    finally:
+        other.stop()
+
+    received = sink.received()
+    assert set(received) == {m.email for m in members}
+    assert all(count == 1 for count in received.values())
+    assert_accounts(run.pk)
+    assert elapsed >= 20, elapsed
+    per_second = Counter(int(message["at"]) for message in sink.messages())
+    # A message whose slot came at the very end of a second may be received a few ms into the next one.
+    assert max(per_second.values()) <= 53, per_second
+    for log in (worker.log, other.log):
+        assert "send_digest_batch" in log.read_text() and "succeeded" in log.read_text()  # both took batches
