@@ -9,10 +9,11 @@ the cap's window is the local day.
 
 import datetime
 import time
-import zoneinfo
 
 from django.conf import settings
 from django.core.cache import cache
+
+from .periods import digest_time_zone
 
 RATE_KEY = "bargaining:digest-rate:{rate}:{slot}"
 DAILY_KEY = "bargaining:digest-daily:{day}"
@@ -50,7 +51,6 @@ def send_slot() -> None:
             time.sleep(max((slot + 1) / rate - now, 0) + SLOT_MARGIN)
     cap = settings.DIGEST_DAILY_CAP
     if cap is not None:
-        zone = zoneinfo.ZoneInfo(settings.DIGEST_TIME_ZONE)
-        day = datetime.datetime.now(tz=zone).date()
+        day = datetime.datetime.now(tz=digest_time_zone()).date()
         if _count(DAILY_KEY.format(day=day.isoformat()), timeout=2 * 24 * 3600) > cap:
             raise DailyCapReached(f"DIGEST_DAILY_CAP of {cap} messages reached for {day}")

@@ -298,9 +298,7 @@ class DemandViewSet(
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         demand = self.get_object()
-        header_version = _if_match_version(request)
-        if header_version is not None:  # a precondition is checked before the body is read (RFC 9110)
-            refuse_stale(demand, header_version)
+        header_version = _precondition(request, demand)
         serializer = DemandInputSerializer(
             data=request.data, partial=kwargs.get("partial", False), context={"demand": demand}
         )
@@ -321,9 +319,7 @@ class DemandViewSet(
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, pk: str | None = None) -> Response:
         demand = self.get_object()
-        header_version = _if_match_version(request)
-        if header_version is not None:
-            refuse_stale(demand, header_version)
+        header_version = _precondition(request, demand)
         serializer = TransitionInputSerializer(data=request.data, demand=demand)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -349,9 +345,7 @@ class DemandViewSet(
     @action(detail=True, methods=["post"], url_path="evidence")
     def cite_evidence(self, request: Request, pk: str | None = None) -> Response:
         demand = self.get_object()
-        header_version = _if_match_version(request)
-        if header_version is not None:
-            refuse_stale(demand, header_version)
+        header_version = _precondition(request, demand)
         serializer = EvidenceCitationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
