@@ -475,7 +475,7 @@ class Proposal(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    history = HistoricalRecords()
+    history = change_log("proposal", "proposals")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = ProposalQuerySet.as_manager()
 
@@ -525,7 +525,7 @@ class TentativeAgreement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = change_log("tentative agreement", "tentative agreements")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = TentativeAgreementQuerySet.as_manager()
 
@@ -581,7 +581,7 @@ class RatificationVote(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    history = HistoricalRecords()
+    history = change_log("ratification vote", "ratification votes")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = RatificationVoteQuerySet.as_manager()
 
