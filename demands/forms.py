@@ -22,7 +22,7 @@ from .models import (
     Visibility,
 )
 from .roles import TEAM_GROUP
-from .services import agreement_set_language, agreement_sign, demand_transition, vote_record
+from .services import agreement_set_language, agreement_sign, demand_transition, proposal_update, vote_record
 
 
 class TransitionForm(forms.Form):
@@ -415,4 +415,59 @@ class VoteForm(forms.Form):
             no=data["no"],
             abstain=0 if data["abstain"] is None else data["abstain"],
             eligible=data["eligible"],
+        )
+
+
+class ProposalForm(forms.Form):
+    """Edit a proposal (`proposal_update`): a team draft's words, or pass it across the table by its visibility.
+    A passed proposal's language, date and visibility are shown but locked; its summary and rationale stay editable."""
+
+    LOCKED_ONCE_PASSED = ("exchanged_on", "language", "visibility")
+
+    exchanged_on = forms.DateField(
+        label="Passed across the table on",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Not in the future.",
+        error_messages={"required": "Give the date it was (or will be) passed."},
+    )
+    language = forms.CharField(
+        label="Proposed language", widget=forms.Textarea(attrs={"rows": 8}), strip=False, required=False
+    )
+    summary = forms.CharField(label="Summary for members", widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    rationale = forms.CharField(
+        label="Rationale", widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Team-only."
+    )
+    visibility = forms.ChoiceField(
+        label="Visible to",
+        choices=Visibility.choices,
+        help_text="Bargaining team only: a draft. Members or Public: passed across the table, which moves the demand.",
+    )
+    note = forms.CharField(
+        label="Public note on the status change",
+        required=False,
+        max_length=StatusChange._meta.get_field("note").max_length,
+        help_text="Used only when passing the draft moves the demand.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, proposal: Proposal, **kwargs: Any) -> None:
+        initial = {name: getattr(proposal, name) for name in ("exchanged_on", "language", "summary", "rationale")}
+        kwargs.setdefault("initial", {**initial, "visibility": proposal.visibility, "version": proposal.demand.version})
+        super().__init__(*args, **kwargs)
+        self.proposal = proposal
+        self.passed = proposal.visibility != Visibility.TEAM
+        if self.passed:
+            for name in self.LOCKED_ONCE_PASSED:
+                self.fields[name].disabled = True
+            self.fields["language"].help_text = "Passed across the table: locked. Record a new proposal instead."
+            del self.fields["note"]
+
+    def save(self, *, by: User) -> Proposal:
+        data = {name: value for name, value in self.cleaned_data.items() if not self.fields[name].disabled}
+        return proposal_update(
+            proposal_id=self.proposal.pk,
+            expected_version=data.pop("version"),
+            by=by,
+            note=data.pop("note", ""),
+            **data,
         )

@@ -17,6 +17,7 @@ urlpatterns = [
     path("demands/<slug:slug>/status/", views.demand_transition_view, name="demand_transition"),
     path("demands/<slug:slug>/agreement/", views.agreement_language_view, name="agreement_language"),
     path("demands/<slug:slug>/agreement/sign/", views.agreement_sign_view, name="agreement_sign"),
+    path("proposals/<int:pk>/edit/", views.proposal_edit_view, name="proposal_edit"),
     path("votes/new/", views.vote_create_view, name="vote_create"),
     path("demands/<slug:slug>/evidence/", views.evidence_link_view, name="evidence_link"),
     path("evidence/", views.evidence_list, name="evidence_list"),

@@ -24,6 +24,7 @@ from .forms import (
     EvidenceForm,
     EvidenceLinkForm,
     FigureFormSet,
+    ProposalForm,
     TransitionForm,
     VoteForm,
 )
@@ -39,6 +40,7 @@ from .selectors import (
     evidence_with_links_for,
     figures_visible_to,
     progress_of,
+    proposals_visible_to,
     resolution_with_clauses_for,
     resolutions_visible_to,
     status_changes_visible_to,
@@ -297,6 +299,30 @@ def agreement_sign_view(request: HttpRequest, slug: str) -> HttpResponse:
     return _post_demand_form(
         request, demand, "sign", form, done=done, refused="The signature was not recorded: see the tentative agreement."
     )
+
+
+@team_required
+def proposal_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """`/proposals/<id>/edit/`: edit a team draft, or pass it across the table; a passed one keeps its words."""
+    proposal = get_object_or_404(proposals_visible_to(request.user).select_related("demand"), pk=pk)
+    form = ProposalForm(request.POST or None, proposal=proposal)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = form.save(by=request.user)
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            demand = Demand.objects.get(pk=proposal.demand_id)
+            if form.passed or saved.visibility == Visibility.TEAM:
+                message = f"Saved proposal {saved.number}."
+            else:
+                message = (
+                    f"Passed proposal {saved.number} across the table; “{demand}” is {demand.get_status_display()}."
+                )
+            messages.success(request, message)
+            return redirect(saved)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "demands/proposal_form.html", {"form": form, "proposal": proposal}, status=status)
 
 
 @team_required

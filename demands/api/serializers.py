@@ -658,6 +658,35 @@ class ProposalInputSerializer(StrictInputSerializer):
     version = VersionField()
 
 
+class ProposalUpdateInputSerializer(StrictInputSerializer):
+    """An edit of a proposal. A team draft's words may change, and `visibility` `members` or `public` passes it
+    across the table (moving the demand as a new proposal would); a passed proposal's language is locked."""
+
+    representation_only = frozenset(TeamProposalSerializer.Meta.fields) - {
+        "exchanged_on",
+        "language",
+        "summary",
+        "rationale",
+        "visibility",
+        "side",
+        "session",
+    }
+
+    exchanged_on = serializers.DateField(required=False, help_text="Not in the future.")
+    language = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="A team draft's language only."
+    )
+    summary = serializers.CharField(required=False, allow_blank=True, help_text="Member-facing.")
+    rationale = serializers.CharField(required=False, allow_blank=True, help_text="Team-only.")
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices, required=False, help_text="From `team` to another: passed across the table."
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Public note on the status change passing makes."
+    )
+    version = VersionField()
+
+
 class AgreementInputSerializer(StrictInputSerializer):
     """The agreed language; refused (409) once a side has signed."""
 
