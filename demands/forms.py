@@ -51,6 +51,13 @@ class TransitionForm(forms.Form):
         label="Bargaining session",
         empty_label="Not at a session",
     )
+    occurred_at = forms.DateTimeField(
+        label="When it happened",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        help_text="At the table. Left empty: the session's date, or now. Never in the future.",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, demand: Demand, **kwargs: Any) -> None:
@@ -75,6 +82,7 @@ class TransitionForm(forms.Form):
             note=self.cleaned_data["note"],
             internal_note=self.cleaned_data["internal_note"],
             session_id=session.pk if session else None,
+            occurred_at=self.cleaned_data["occurred_at"],
         )
 
 

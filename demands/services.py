@@ -194,11 +194,11 @@ def _clean_occurred_at(
         return _moment_of(session.held_on, demand)
     if occurred_at > timezone.now():
         raise ValidationFailed({"occurred_at": ["A status change cannot have happened in the future."]})
-    if timezone.localdate(occurred_at) < timezone.localdate(demand.created_at):
+    if occurred_at < demand.created_at:
         raise ValidationFailed(
             {
                 "occurred_at": [
-                    f"“{demand}” was recorded on {timezone.localtime(demand.created_at):%Y-%m-%d}; "
+                    f"“{demand}” was recorded at {timezone.localtime(demand.created_at):%Y-%m-%d %H:%M:%S %Z}; "
                     "a change to it cannot have happened before that."
                 ]
             }

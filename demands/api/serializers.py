@@ -387,6 +387,12 @@ class TransitionInputSerializer(serializers.Serializer):
     session = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
     )
+    occurred_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When it happened at the table (default: the session's date, else now); never in the future, "
+        "never before the demand was recorded.",
+    )
     version = VersionField()
 
     def __init__(self, *args: Any, demand: Demand | None = None, **kwargs: Any) -> None:

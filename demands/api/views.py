@@ -333,6 +333,7 @@ class DemandViewSet(
             note=data["note"],
             internal_note=data["internal_note"],
             session_id=data.get("session"),
+            occurred_at=data.get("occurred_at"),
         )
         return self._demand_response(demand.pk)
 
