@@ -309,6 +309,7 @@ class AgreementLanguageForm(forms.Form):
         latest: Proposal | None = None,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("auto_id", "id_agreement_%s")  # unique on the demand page, beside the other forms
         super().__init__(*args, **kwargs)
         self.demand = demand
         self.fields["version"].initial = demand.version
@@ -350,6 +351,7 @@ class AgreementSignForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, demand: Demand, agreement: TentativeAgreement | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_sign_%s")  # unique on the demand page, beside the other forms
         super().__init__(*args, **kwargs)
         self.demand = demand
         # Any side passes the form so that the service says why a signature is refused; the menu offers the
