@@ -288,6 +288,11 @@ class BaseFigureFormSet(forms.BaseFormSet):
 FigureFormSet = forms.formset_factory(FigureForm, formset=BaseFigureFormSet, extra=1, can_delete=True)
 
 
+# The database's limit on an integer column (a count, an id); beyond it the form refuses the number rather than
+# the database failing.
+VOTE_COUNT_MAX = 2**31 - 1
+
+
 class AgreementLanguageForm(forms.Form):
     """Set or edit the agreed language of a demand while no side has signed it; `agreement_set_language` decides."""
 
@@ -298,7 +303,7 @@ class AgreementLanguageForm(forms.Form):
         error_messages={"required": "Give the agreed contract language."},
         help_text="Editable until a side signs; then it is locked.",
     )
-    proposal = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    proposal = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1, max_value=VOTE_COUNT_MAX)
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(
@@ -372,10 +377,6 @@ class AgreementSignForm(forms.Form):
             expected_version=self.cleaned_data["version"],
             by=by,
         )
-
-
-# The database's limit on a count; beyond it the form refuses the number rather than the database failing.
-VOTE_COUNT_MAX = 2**31 - 1
 
 
 def _count_field(label: str, **kwargs: Any) -> forms.IntegerField:

@@ -272,3 +272,10 @@ def test_edit_page_is_the_teams(client, member_user, who):
     if who == "member":
         client.force_login(member_user)
     assert client.get(f"/proposals/{passed.pk}/edit/").status_code == (302 if who == "anonymous" else 403)
+
+
+def test_an_unknown_or_out_of_range_proposal_is_not_found(client, team_user):
+    client.force_login(team_user)
+    for pk in ("99999", "99999999999999999999"):
+        assert client.get(f"/proposals/{pk}/edit/").status_code == 404
+        assert client.post(f"/proposals/{pk}/edit/", {"summary": "x"}).status_code == 404

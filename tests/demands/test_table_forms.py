@@ -421,3 +421,35 @@ def test_failed_vote_through_the_form_sends_every_covered_demand_back(team_clien
             vote.pk,
         )
         assert not TentativeAgreement.objects.get(demand=demand).is_reached
+
+
+# --- Hostile input gets a form error, never a 500 -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("agreement/", {"language": "x", "proposal": "99999999999999999999", "version": 1}),
+        ("agreement/", {"language": "x", "proposal": "-1", "version": 1}),
+        ("agreement/", {"language": "x", "version": "99999999999999999999"}),
+        ("agreement/sign/", {"side": "union", "signed_by": "x", "signed_on": "0000-01-01", "version": 1}),
+        ("agreement/sign/", {"side": "union", "signed_by": "x" * 201, "signed_on": "2024-01-01", "version": 1}),
+    ],
+)
+def test_hostile_agreement_input_is_refused_on_the_form(team_client, path, data):
+    demand = DemandFactory(status=Status.COUNTERED)
+    if path == "agreement/sign/":
+        agreement_set_language(demand_id=demand.pk, language="Agreed text.", expected_version=1, by=None)
+        data = {**data, "version": fresh(demand).version}
+    response = team_client.post(f"{demand.get_absolute_url()}{path}", data)
+    assert response.status_code == 302
+    assert response["Location"] == demand.get_absolute_url()
+    assert not TentativeAgreement.objects.filter(demand=demand, union_signed_on__isnull=False).exists()
+
+
+@pytest.mark.parametrize("demands", [["99999999999999999999"], ["-3"], ["abc"], []])
+def test_hostile_vote_input_is_refused_on_the_form(team_client, demands):
+    response = team_client.post("/votes/new/", {**vote_data(), "demands": demands})
+    assert response.status_code == 400
+    assert 'id="vote-form-errors"' in html(response)
+    assert not RatificationVote.objects.exists()
