@@ -1,13 +1,17 @@
-"""Requests per second of the demand list, the REST API against a plain Django view, side by side.
+"""Requests per second of the demand list, a demand's proposals (API) and its page, each against a plain Django
+view doing the same reads, side by side.
 
-    python -m bench.api_bench [--demands 1000] [--requests 300] [--threads 4] [--rounds 3]
+    python -m bench.api_bench [--demands 1000] [--proposals 50] [--requests 300] [--threads 4] [--rounds 3]
 
 Creates the PostgreSQL database `bdt_bench_api` (dropped and recreated: it holds nothing else),
-loads public demands with clauses and evidence links, serves the site with gunicorn (2 sync
-workers, DEBUG off, as deployed) on 127.0.0.1:8765 with bench/api_settings.py, and sends the same
-number of GETs to `/api/v1/demands/?page_size=100` and to `/bench/plain-demands/` (the same 100
-demands and fields from `values()` and `JsonResponse`), alternating rounds so that both see the
-same machine. Prints the table for bench/README.md and writes JSON to bench/results/.
+loads public demands with clauses and evidence links, and one more public demand with a chain of
+`--proposals` proposals, serves the site with gunicorn (2 sync workers, DEBUG off, as deployed) on
+127.0.0.1:8765 with bench/api_settings.py, and sends the same number of GETs to each endpoint and its
+floor: `/api/v1/demands/?page_size=100` against `/bench/plain-demands/` (the same 100 demands and
+fields from `values()` and `JsonResponse`), `/api/v1/demands/<id>/proposals/` against
+`/bench/plain-proposals/<id>/` (the same proposals and redlines), and `/demands/<slug>/` against
+`/bench/plain-page/<id>/` (the same redlines as bare HTML), alternating so that each pair sees the
+same machine. Prints the tables for bench/README.md and writes JSON to bench/results/.
 """
 
 import argparse
@@ -28,7 +32,20 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "bdt_bench_api"
 HOST, PORT = "127.0.0.1", 8765
-TARGETS = {"api": "/api/v1/demands/?page_size=100", "plain": "/bench/plain-demands/"}
+CHAIN_SLUG = "demand-chain"
+# Each measured endpoint and the plain floor it is compared with, measured in the same rounds.
+PAIRS = [("api", "plain"), ("proposals_api", "proposals_plain"), ("page", "page_plain")]
+
+
+def targets_for(chain_id: int, proposals: int) -> dict[str, str]:
+    return {
+        "api": "/api/v1/demands/?page_size=100",
+        "plain": "/bench/plain-demands/",
+        "proposals_api": f"/api/v1/demands/{chain_id}/proposals/?page_size={proposals}",
+        "proposals_plain": f"/bench/plain-proposals/{chain_id}/",
+        "page": f"/demands/{CHAIN_SLUG}/",
+        "page_plain": f"/bench/plain-page/{chain_id}/",
+    }
 
 
 def bench_environment(server: str) -> dict[str, str]:
@@ -59,8 +76,10 @@ def drop_database(server: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
-def load_demands(count: int) -> None:
-    """Migrate and load `count` public demands, each citing two clauses and two pieces of evidence."""
+def load_demands(count: int, proposals: int) -> int:
+    """Migrate and load `count` public demands, each citing two clauses and two pieces of evidence, and one
+    more with a chain of `proposals` public proposals of some 120 words, each changing a few words; returns
+    the chain's demand id."""
     import datetime
 
     import django
@@ -74,6 +93,7 @@ def load_demands(count: int) -> None:
         Demand,
         Evidence,
         EvidenceLink,
+        Proposal,
         Resolution,
         ResolutionClause,
         Status,
@@ -120,7 +140,35 @@ def load_demands(count: int) -> None:
         for n, demand in enumerate(demands)
         for k in range(2)
     )
+    words = [f"word{n % 37}" for n in range(120)]
+    chain = Demand.objects.create(
+        title="Demand with a chain of proposals",
+        slug=CHAIN_SLUG,
+        summary="A demand bargained over many sessions.",
+        category=categories[0],
+        status=Status.COUNTERED,
+        visibility=Visibility.PUBLIC,
+        current_language=" ".join(words),
+    )
+    rows = []
+    for number in range(1, proposals + 1):
+        for k in range(3):  # three words changed a pass
+            words[(number * 7 + k * 11) % len(words)] = f"pass{number}-{k}"
+        rows.append(
+            Proposal(
+                demand=chain,
+                number=number,
+                side="union" if number % 2 else "board",
+                exchanged_on=datetime.date(2024, 3, 1) + datetime.timedelta(days=number),
+                language=" ".join(words),
+                summary=f"Pass {number} for members.",
+                rationale="Team-only reasoning.",
+                visibility=Visibility.PUBLIC,
+            )
+        )
+    Proposal.objects.bulk_create(rows)
     connection.close()
+    return chain.pk
 
 
 def get(path: str) -> tuple[int, bytes]:
@@ -147,15 +195,22 @@ def wait_until_serving(server: subprocess.Popen, timeout: float = 60) -> None:
     raise SystemExit("gunicorn did not answer /healthz in time")
 
 
-def check_same_content() -> int:
-    """Both endpoints return the same demands with the same fields; returns how many per response."""
-    api_status, api_body = get(TARGETS["api"])
-    plain_status, plain_body = get(TARGETS["plain"])
-    assert api_status == plain_status == 200, (api_status, plain_status)
-    api, plain = json.loads(api_body), json.loads(plain_body)
+def check_same_content(targets: dict[str, str], proposals: int) -> int:
+    """Each endpoint returns what its floor returns; returns how many demands the list gives per response."""
+    bodies = {}
+    for name, path in targets.items():
+        status, bodies[name] = get(path)
+        assert status == 200, (name, status)
+    api, plain = json.loads(bodies["api"]), json.loads(bodies["plain"])
     assert api["count"] == plain["count"], (api["count"], plain["count"])
     assert [row["id"] for row in api["results"]] == [row["id"] for row in plain["results"]]
     assert set(api["results"][0]) == set(plain["results"][0]), set(api["results"][0]) ^ set(plain["results"][0])
+    chain_api, chain_plain = json.loads(bodies["proposals_api"]), json.loads(bodies["proposals_plain"])
+    assert [row["id"] for row in chain_api["results"]] == [row["id"] for row in chain_plain["results"]]
+    assert len(chain_api["results"]) == proposals, len(chain_api["results"])
+    assert [row["redline"] for row in chain_api["results"]] == [row["redline"] for row in chain_plain["results"]]
+    for name in ("page", "page_plain"):
+        assert bodies[name].count(b'class="card proposal"') == proposals, name
     return len(api["results"])
 
 
@@ -218,6 +273,7 @@ def measure(path: str, requests: int, threads: int, master: int) -> dict[str, An
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demands", type=int, default=1000)
+    parser.add_argument("--proposals", type=int, default=50, help="proposals on the chain's demand")
     parser.add_argument("--requests", type=int, default=300, help="per endpoint per round")
     parser.add_argument("--threads", type=int, default=4, help="concurrent client connections")
     parser.add_argument("--rounds", type=int, default=3)
@@ -229,7 +285,9 @@ def main() -> None:
     env = bench_environment(server_url)
     recreate_database(server_url)
     os.environ.update(env)
-    load_demands(args.demands)
+    targets = targets_for(load_demands(args.demands, args.proposals), args.proposals)
+    # Production settings serve the pages' hashed static names from the manifest that collectstatic writes.
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
 
     command = [
         sys.executable,
@@ -248,12 +306,12 @@ def main() -> None:
     server = subprocess.Popen(command, env=env, cwd=ROOT)
     try:
         wait_until_serving(server)
-        rows = check_same_content()
-        for path in TARGETS.values():  # warm both workers' connections and caches
+        rows = check_same_content(targets, args.proposals)
+        for path in targets.values():  # warm both workers' connections and caches
             measure(path, 20, args.threads, server.pid)
-        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in TARGETS}
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
         for _ in range(args.rounds):
-            for name, path in TARGETS.items():
+            for name, path in targets.items():
                 rounds[name].append(measure(path, args.requests, args.threads, server.pid))
     finally:
         server.terminate()
@@ -266,20 +324,32 @@ def main() -> None:
         name: statistics.median(result["server_cpu_ms_per_request"] for result in results)
         for name, results in rounds.items()
     }
+    by_pair = {
+        measured: {
+            "floor": floor,
+            "floor_over_measured_rps": round(median[floor] / median[measured], 2),
+            "measured_over_floor_cpu": round(cpu[measured] / cpu[floor], 2),
+            # Rounds alternate the endpoints, so each pair shares the machine's load at that moment.
+            "floor_over_measured_by_round": [
+                round(low["rps"] / high["rps"], 2) for high, low in zip(rounds[measured], rounds[floor], strict=True)
+            ],
+        }
+        for measured, floor in PAIRS
+    }
     summary = {
         "demands": args.demands,
+        "proposals": args.proposals,
         "rows_per_response": rows,
         "workers": args.workers,
         "threads": args.threads,
+        "targets": targets,
         "rounds": rounds,
         "median_rps": median,
-        "plain_over_api": round(median["plain"] / median["api"], 2),
         "median_server_cpu_ms_per_request": cpu,
-        "api_over_plain_server_cpu": round(cpu["api"] / cpu["plain"], 2),
-        # Rounds alternate API and plain, so each pair shares the machine's load at that moment.
-        "plain_over_api_by_round": [
-            round(plain["rps"] / api["rps"], 2) for api, plain in zip(rounds["api"], rounds["plain"], strict=True)
-        ],
+        "pairs": by_pair,
+        "plain_over_api": by_pair["api"]["floor_over_measured_rps"],
+        "api_over_plain_server_cpu": by_pair["api"]["measured_over_floor_cpu"],
+        "plain_over_api_by_round": by_pair["api"]["floor_over_measured_by_round"],
     }
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
@@ -287,23 +357,26 @@ def main() -> None:
     (results_dir / f"api_bench-{stamp}.json").write_text(json.dumps(summary, indent=2))
 
     print(
-        f"{args.demands} demands, {rows} per response, gunicorn {args.workers} workers, {args.threads} client threads"
+        f"{args.demands} demands, {rows} per response; {args.proposals} proposals on the chain; "
+        f"gunicorn {args.workers} workers, {args.threads} client threads"
     )
     print("| endpoint | round | requests | seconds | req/s | p50 ms | p95 ms | non-200 | worker CPU ms/request |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, results in rounds.items():
         for number, result in enumerate(results, 1):
             print(
-                f"| {TARGETS[name]} | {number} | {result['requests']} | {result['seconds']} | {result['rps']} "
+                f"| {targets[name]} | {number} | {result['requests']} | {result['seconds']} | {result['rps']} "
                 f"| {result['p50_ms']} | {result['p95_ms']} | {result['non_200']} "
                 f"| {result['server_cpu_ms_per_request']} |"
             )
-    print(f"median req/s: API {median['api']}, plain {median['plain']}; plain/API = {summary['plain_over_api']}x")
-    print(f"plain/API by round: {summary['plain_over_api_by_round']}")
-    print(
-        f"median worker CPU ms/request: API {cpu['api']}, plain {cpu['plain']}; "
-        f"API/plain = {summary['api_over_plain_server_cpu']}x"
-    )
+    for measured, pair in by_pair.items():
+        floor = pair["floor"]
+        print(
+            f"{targets[measured]} vs {targets[floor]}: median req/s {median[measured]} vs {median[floor]}, "
+            f"floor/measured = {pair['floor_over_measured_rps']}x (by round {pair['floor_over_measured_by_round']}); "
+            f"worker CPU ms/request {cpu[measured]} vs {cpu[floor]}, "
+            f"measured/floor = {pair['measured_over_floor_cpu']}x"
+        )
 
 
 if __name__ == "__main__":

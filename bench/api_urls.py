@@ -1,17 +1,32 @@
-"""The site's URLs plus /bench/plain-demands/: the demand list as a plain Django view, for comparison.
+"""The site's URLs plus plain Django views to compare with, each doing the same reads by the shortest route:
+/bench/plain-demands/ (the demand list), /bench/plain-proposals/<id>/ (a demand's proposals with their redlines,
+as JSON) and /bench/plain-page/<id>/ (the same redlines as bare HTML, the floor of the demand page).
 
 Mounted only through bench/api_settings.py; production URLs never include it.
 """
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
 from config.urls import urlpatterns as site_urlpatterns
-from demands.models import Demand, EvidenceLink, Visibility
+from demands.models import Demand, EvidenceLink, Proposal, Visibility
+from demands.redlines import as_data, as_html, redline
 
-FIELDS = ["id", "slug", "title", "summary", "body", "status", "visibility", "target", "version"]
+FIELDS = [
+    "id",
+    "slug",
+    "title",
+    "summary",
+    "body",
+    "status",
+    "visibility",
+    "target",
+    "article",
+    "current_language",
+    "version",
+]
 
 
 def plain_demands(request: HttpRequest) -> JsonResponse:
@@ -47,4 +62,36 @@ def plain_demands(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"count": demands.count(), "results": results}, encoder=DjangoJSONEncoder)
 
 
-urlpatterns = [path("bench/plain-demands/", plain_demands), *site_urlpatterns]
+PROPOSAL_FIELDS = ["id", "number", "side", "exchanged_on", "language", "summary", "visibility", "created_at"]
+
+
+def _chain(demand_id: int) -> list[tuple[dict, list]]:
+    """The demand's public proposals from values(), each with its redline against the one before."""
+    previous = Demand.objects.values_list("current_language", flat=True).get(pk=demand_id)
+    proposals = Proposal.objects.filter(demand_id=demand_id, visibility=Visibility.PUBLIC).order_by("number")
+    chain = []
+    for row in proposals.values(*PROPOSAL_FIELDS):
+        chain.append((row, redline(previous, row["language"])))
+        previous = row["language"]
+    return chain
+
+
+def plain_proposals(request: HttpRequest, demand_id: int) -> JsonResponse:
+    results = [{**row, "demand": demand_id, "redline": as_data(ops)} for row, ops in _chain(demand_id)]
+    return JsonResponse({"count": len(results), "results": results}, encoder=DjangoJSONEncoder)
+
+
+def plain_page(request: HttpRequest, demand_id: int) -> HttpResponse:
+    items = "".join(
+        f'<li class="card proposal">{row["number"]} {row["side"]}: {as_html(ops)}</li>'
+        for row, ops in _chain(demand_id)
+    )
+    return HttpResponse(f"<!doctype html><title>Chain</title><ol>{items}</ol>")
+
+
+urlpatterns = [
+    path("bench/plain-demands/", plain_demands),
+    path("bench/plain-proposals/<int:demand_id>/", plain_proposals),
+    path("bench/plain-page/<int:demand_id>/", plain_page),
+    *site_urlpatterns,
+]

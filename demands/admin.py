@@ -17,11 +17,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import Truncator
 from simple_history.admin import SimpleHistoryAdmin
 
 from .errors import DomainError, StaleVersion
 from .forms import TransitionForm
 from .models import (
+    Audience,
     BargainingSession,
     Category,
     Demand,
@@ -612,9 +614,10 @@ class AuditChangeList(ChangeList):
         ids = {record.id for record in records}
         latest = max(record.history_date for record in records)
         chains: dict[int, list] = defaultdict(list)
-        for row in self.model.objects.filter(id__in=ids, history_date__lte=latest).order_by(
-            "history_date", "history_id"
-        ):
+        # Each record is compared with the previous one the viewer may read: a row that was hidden then (a team
+        # draft, an unsigned agreement, a demand before it was public) never shows through a diff.
+        scoped = self.model_admin.get_queryset(request)
+        for row in scoped.filter(id__in=ids, history_date__lte=latest).order_by("history_date", "history_id"):
             chains[row.id].append(row)
         for record in records:
             chain = chains[record.id]
@@ -646,15 +649,25 @@ class AuditLogAdmin(AudienceAdminMixin, ReadOnlyAdmin):
         records = super().get_queryset(request)
         if is_team(request.user):
             return records
-        # The audited model's own scoping, applied to its history's columns of the same names.
-        paths = getattr(self.model.instance_type.objects.all(), "visibility_paths", ())
-        keys = audience_of(request.user).visibilities
-        return records.filter(**{f"{path}__in": keys for path in paths})
+        return self.scope(records, audience_of(request.user))
+
+    def scope(self, records: models.QuerySet, audience: Audience) -> models.QuerySet:
+        """The audited model's own scoping, applied to its history's columns of the same names; a model scoped
+        otherwise (`visible_to` without visibility columns) by the rows the audience may read now."""
+        rows = self.model.instance_type.objects.all()
+        paths = getattr(rows, "visibility_paths", ())
+        if paths:
+            return records.filter(**{f"{path}__in": audience.visibilities for path in paths})
+        if hasattr(rows, "visible_to"):
+            return records.filter(id__in=rows.visible_to(audience).values("pk"))
+        return records
 
     @admin.display(description="object")
     def audited_object(self, record) -> str:
         # The first searchable field names the object without loading its relations.
-        return f"{record.instance_type.__name__} #{record.id}: {getattr(record, self.searchable[0])}"
+        # Cut short: a proposal's or agreement's language may run to pages.
+        name = Truncator(str(getattr(record, self.searchable[0]))).chars(100)
+        return f"{record.instance_type.__name__} #{record.id}: {name}"
 
     @admin.display(description="changes (from → to)")
     def changes(self, record) -> str:
@@ -676,10 +689,22 @@ for audited, searchable in [
     (Resolution, ["title"]),
     (ResolutionClause, ["text"]),
     (BargainingSession, ["location", "team_notes"]),
+    (Proposal, ["language", "summary"]),
+    (RatificationVote, ["held_on"]),
 ]:
     admin.site.register(
         audited.history.model, type(f"{audited.__name__}AuditAdmin", (AuditLogAdmin,), {"searchable": searchable})
     )
+
+
+@admin.register(TentativeAgreement.history.model)
+class TentativeAgreementAuditAdmin(AuditLogAdmin):
+    """Outside the team, only the records of an agreement both sides had signed, as the site shows it."""
+
+    searchable = ["language"]
+
+    def scope(self, records: models.QuerySet, audience: Audience) -> models.QuerySet:
+        return records.filter(reached_at__isnull=False, demand__visibility__in=audience.visibilities)
 
 
 @admin.register(BargainingSession)

@@ -1,4 +1,5 @@
-"""What a viewer may take away: the demands they may see, with status, history, evidence and clauses.
+"""What a viewer may take away: the demands they may see, with status, history, evidence and clauses, and what
+happened at the table (proposals, the tentative agreement, votes).
 
 Rows are built once, as plain dicts, and written as JSON (nested) or CSV (one row per demand, the history,
 evidence and clauses one item a line in their cells). Each audience gets the fields it may read: the shared
@@ -15,7 +16,17 @@ from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
-from .models import Audience, Demand, Evidence, ResolutionClause, StatusChange, team_only_fields
+from .models import (
+    Audience,
+    Demand,
+    Evidence,
+    Proposal,
+    RatificationVote,
+    ResolutionClause,
+    StatusChange,
+    TentativeAgreement,
+    team_only_fields,
+)
 from .roles import Viewer, audience_of
 from .selectors import demands_for_export
 from .spreadsheets import csv_cell
@@ -36,6 +47,18 @@ DEMAND_FIELDS = (
 )
 HISTORY_FIELDS = ("changed_at", "from_status", "to_status", "note", "session")
 EVIDENCE_FIELDS = ("title", "kind", "publisher", "published_on", "url")
+PROPOSAL_FIELDS = ("number", "side", "exchanged_on", "session", "visibility", "summary", "language")
+AGREEMENT_FIELDS = (
+    "language",
+    "union_signed_by",
+    "union_signed_on",
+    "board_signed_by",
+    "board_signed_on",
+    "reached_at",
+)
+VOTE_FIELDS = ("held_on", "yes", "no", "abstain", "eligible", "passed", "turnout_percent", "margin")
+# The lists of a row, each one item a line in its CSV cell; the agreement is a list of at most one.
+LISTS = ("history", "evidence", "clauses", "proposals", "agreement", "votes")
 CHUNK = 200
 
 
@@ -64,6 +87,9 @@ def demand_rows(user: Viewer) -> Iterator[dict[str, Any]]:
     demand_fields = _fields(Demand, DEMAND_FIELDS, audience)
     history_fields = _fields(StatusChange, HISTORY_FIELDS, audience)
     evidence_fields = _fields(Evidence, EVIDENCE_FIELDS, audience)
+    proposal_fields = _fields(Proposal, PROPOSAL_FIELDS, audience)
+    agreement_fields = _fields(TentativeAgreement, AGREEMENT_FIELDS, audience)
+    vote_fields = _fields(RatificationVote, VOTE_FIELDS, audience)
     for demand in demands_for_export(user).iterator(chunk_size=CHUNK):
         row = _record(demand, demand_fields)
         row["url"] = demand.get_absolute_url()
@@ -72,6 +98,10 @@ def demand_rows(user: Viewer) -> Iterator[dict[str, Any]]:
             {**_record(link.evidence, evidence_fields), "claim": link.claim} for link in demand.visible_links
         ]
         row["clauses"] = [_clause(clause) for clause in demand.listed_clauses]
+        row["proposals"] = [_record(proposal, proposal_fields) for proposal in demand.visible_proposals]
+        agreement = demand.visible_agreement
+        row["agreement"] = [] if agreement is None else [_record(agreement, agreement_fields)]
+        row["votes"] = [_record(vote, vote_fields) for vote in demand.visible_votes]
         yield row
 
 
@@ -103,8 +133,8 @@ def csv_lines(user: Viewer) -> Iterator[str]:
     """A header and one row per demand; every cell through `csv_cell`."""
     writer = csv.writer(_Echo())
     audience = audience_of(user)
-    header = [*_fields(Demand, DEMAND_FIELDS, audience), "url", "history", "evidence", "clauses"]
+    header = [*_fields(Demand, DEMAND_FIELDS, audience), "url", *LISTS]
     yield writer.writerow(header)
     for row in demand_rows(user):
-        flat = {**row, **{key: _lines(row[key]) for key in ("history", "evidence", "clauses")}}
+        flat = {**row, **{key: _lines(row[key]) for key in LISTS}}
         yield writer.writerow([csv_cell(flat[name]) for name in header])

@@ -8,9 +8,21 @@ from django.contrib.auth.models import User
 from django.forms.models import fields_for_model, model_to_dict
 from django.utils import timezone
 
-from .models import BargainingSession, Demand, Evidence, ResolutionClause, Status, StatusChange, Visibility
+from .models import (
+    BargainingSession,
+    Demand,
+    Evidence,
+    Proposal,
+    RatificationVote,
+    ResolutionClause,
+    Side,
+    Status,
+    StatusChange,
+    TentativeAgreement,
+    Visibility,
+)
 from .roles import TEAM_GROUP
-from .services import demand_transition
+from .services import agreement_set_language, agreement_sign, demand_transition, proposal_update, vote_record
 
 
 class TransitionForm(forms.Form):
@@ -39,6 +51,13 @@ class TransitionForm(forms.Form):
         label="Bargaining session",
         empty_label="Not at a session",
     )
+    occurred_at = forms.DateTimeField(
+        label="When it happened",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        help_text="At the table. Left empty: the session's date, or now. Never in the future.",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, demand: Demand, **kwargs: Any) -> None:
@@ -63,6 +82,7 @@ class TransitionForm(forms.Form):
             note=self.cleaned_data["note"],
             internal_note=self.cleaned_data["internal_note"],
             session_id=session.pk if session else None,
+            occurred_at=self.cleaned_data["occurred_at"],
         )
 
 
@@ -266,3 +286,199 @@ class BaseFigureFormSet(forms.BaseFormSet):
 
 
 FigureFormSet = forms.formset_factory(FigureForm, formset=BaseFigureFormSet, extra=1, can_delete=True)
+
+
+# The database's limit on an integer column (a count, an id); beyond it the form refuses the number rather than
+# the database failing.
+VOTE_COUNT_MAX = 2**31 - 1
+
+
+class AgreementLanguageForm(forms.Form):
+    """Set or edit the agreed language of a demand while no side has signed it; `agreement_set_language` decides."""
+
+    language = forms.CharField(
+        label="Agreed contract language",
+        widget=forms.Textarea(attrs={"rows": 6}),
+        strip=False,
+        error_messages={"required": "Give the agreed contract language."},
+        help_text="Editable until a side signs; then it is locked.",
+    )
+    proposal = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1, max_value=VOTE_COUNT_MAX)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        demand: Demand,
+        agreement: TentativeAgreement | None = None,
+        latest: Proposal | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("auto_id", "id_agreement_%s")  # unique on the demand page, beside the other forms
+        super().__init__(*args, **kwargs)
+        self.demand = demand
+        self.fields["version"].initial = demand.version
+        if agreement is not None:
+            self.fields["language"].initial = agreement.language
+        elif latest is not None:
+            # A new agreement starts from the last language passed across the table.
+            self.fields["language"].initial = latest.language
+            self.fields["proposal"].initial = latest.pk
+
+    def save(self, *, by: User) -> TentativeAgreement:
+        return agreement_set_language(
+            demand_id=self.demand.pk,
+            language=self.cleaned_data["language"],
+            proposal_id=self.cleaned_data["proposal"],
+            expected_version=self.cleaned_data["version"],
+            by=by,
+        )
+
+
+class AgreementSignForm(forms.Form):
+    """One side initials the tentative agreement; the second signature reaches it (`agreement_sign`)."""
+
+    side = forms.ChoiceField(
+        label="Side signing", choices=Side.choices, error_messages={"required": "Choose the side that signs."}
+    )
+    signed_by = forms.CharField(
+        label="Signed by",
+        max_length=TentativeAgreement._meta.get_field("union_signed_by").max_length,
+        help_text="Who initialled it for that side.",
+        error_messages={"required": "Say who signed for this side."},
+    )
+    signed_on = forms.DateField(
+        label="Signed on",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Not in the future.",
+        error_messages={"required": "Give the date it was signed."},
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, demand: Demand, agreement: TentativeAgreement | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_sign_%s")  # unique on the demand page, beside the other forms
+        super().__init__(*args, **kwargs)
+        self.demand = demand
+        # Any side passes the form so that the service says why a signature is refused; the menu offers the
+        # sides still to sign.
+        unsigned = [
+            (value, label) for value, label in Side.choices if agreement is None or not agreement.signed_on(value)
+        ]
+        self.fields["side"].widget.choices = [("", "Choose the side"), *unsigned]
+        self.fields["signed_on"].initial = timezone.localdate()
+        self.fields["version"].initial = demand.version
+
+    def save(self, *, by: User) -> TentativeAgreement:
+        return agreement_sign(
+            demand_id=self.demand.pk,
+            side=self.cleaned_data["side"],
+            signed_by=self.cleaned_data["signed_by"],
+            signed_on=self.cleaned_data["signed_on"],
+            expected_version=self.cleaned_data["version"],
+            by=by,
+        )
+
+
+def _count_field(label: str, **kwargs: Any) -> forms.IntegerField:
+    # No minimum here: the service refuses a negative count with its own message.
+    return forms.IntegerField(
+        label=label, max_value=VOTE_COUNT_MAX, error_messages={"required": "Give a whole number."}, **kwargs
+    )
+
+
+class VoteForm(forms.Form):
+    """The members' ratification vote on signed tentative agreements; `vote_record` decides."""
+
+    held_on = forms.DateField(
+        label="Held on",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Not in the future.",
+        error_messages={"required": "Give the date of the vote."},
+    )
+    yes = _count_field("Yes")
+    no = _count_field("No")
+    abstain = _count_field("Abstaining", required=False, help_text="Left empty: none.")
+    eligible = _count_field("Eligible members", help_text="Yes + no + abstaining may not exceed it.")
+    demands = forms.ModelMultipleChoiceField(
+        queryset=Demand.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Tentative agreements it covers",
+        error_messages={"required": "Tick the demands whose tentative agreements the vote covers."},
+    )
+
+    def __init__(self, *args: Any, demands: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any visible demand passes the form, so that the service says why one cannot go to a vote; the
+        # boxes offer those with a tentative agreement.
+        self.fields["demands"].queryset = demands
+        self.fields["demands"].widget.choices = [
+            (demand.pk, demand.title) for demand in demands.filter(status=Status.TENTATIVE_AGREEMENT)
+        ]
+        self.fields["held_on"].initial = timezone.localdate()
+
+    def save(self, *, by: User) -> RatificationVote:
+        data = self.cleaned_data
+        return vote_record(
+            held_on=data["held_on"],
+            demand_ids=[demand.pk for demand in data["demands"]],
+            by=by,
+            yes=data["yes"],
+            no=data["no"],
+            abstain=0 if data["abstain"] is None else data["abstain"],
+            eligible=data["eligible"],
+        )
+
+
+class ProposalForm(forms.Form):
+    """Edit a proposal (`proposal_update`): a team draft's words, or pass it across the table by its visibility.
+    A passed proposal's language, date and visibility are shown but locked; its summary and rationale stay editable."""
+
+    LOCKED_ONCE_PASSED = ("exchanged_on", "language", "visibility")
+
+    exchanged_on = forms.DateField(
+        label="Passed across the table on",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Not in the future.",
+        error_messages={"required": "Give the date it was (or will be) passed."},
+    )
+    language = forms.CharField(
+        label="Proposed language", widget=forms.Textarea(attrs={"rows": 8}), strip=False, required=False
+    )
+    summary = forms.CharField(label="Summary for members", widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    rationale = forms.CharField(
+        label="Rationale", widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Team-only."
+    )
+    visibility = forms.ChoiceField(
+        label="Visible to",
+        choices=Visibility.choices,
+        help_text="Bargaining team only: a draft. Members or Public: passed across the table, which moves the demand.",
+    )
+    note = forms.CharField(
+        label="Public note on the status change",
+        required=False,
+        max_length=StatusChange._meta.get_field("note").max_length,
+        help_text="Used only when passing the draft moves the demand.",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, proposal: Proposal, **kwargs: Any) -> None:
+        initial = {name: getattr(proposal, name) for name in ("exchanged_on", "language", "summary", "rationale")}
+        kwargs.setdefault("initial", {**initial, "visibility": proposal.visibility, "version": proposal.demand.version})
+        super().__init__(*args, **kwargs)
+        self.proposal = proposal
+        self.passed = proposal.visibility != Visibility.TEAM
+        if self.passed:
+            for name in self.LOCKED_ONCE_PASSED:
+                self.fields[name].disabled = True
+            self.fields["language"].help_text = "Passed across the table: locked. Record a new proposal instead."
+            del self.fields["note"]
+
+    def save(self, *, by: User) -> Proposal:
+        data = {name: value for name, value in self.cleaned_data.items() if not self.fields[name].disabled}
+        return proposal_update(
+            proposal_id=self.proposal.pk,
+            expected_version=data.pop("version"),
+            by=by,
+            note=data.pop("note", ""),
+            **data,
+        )

@@ -85,6 +85,10 @@ def demands_for_export(user: Viewer) -> QuerySet[Demand]:
     history = status_changes_visible_to(user).select_related("changed_by").order_by("changed_at", "id")
     links = evidence_links_visible_to(user).select_related("evidence__verified_by").order_by("id")
     clauses = ResolutionClause.objects.select_related("resolution").order_by("resolution_id", "number")
+    # At the table, by the same audience: passed proposals (the team's drafts too, for the team), the agreement
+    # once both sides signed (unsigned too, for the team), and the votes; a visible demand's votes are visible.
+    proposals = proposals_visible_to(user).select_related("created_by")
+    votes = RatificationVote.objects.select_related("recorded_by").order_by("held_on", "id")
     return (
         demands_by_category(user)
         .select_related("owner")
@@ -92,6 +96,9 @@ def demands_for_export(user: Viewer) -> QuerySet[Demand]:
             Prefetch("status_changes", history, to_attr="visible_history"),
             Prefetch("evidence_links", links, to_attr="visible_links"),
             Prefetch("clauses", clauses, to_attr="listed_clauses"),
+            Prefetch("proposals", proposals, to_attr="visible_proposals"),
+            Prefetch("agreement", agreements_visible_to(user), to_attr="visible_agreement"),
+            Prefetch("votes", votes, to_attr="visible_votes"),
         )
     )
 

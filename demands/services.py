@@ -194,11 +194,11 @@ def _clean_occurred_at(
         return _moment_of(session.held_on, demand)
     if occurred_at > timezone.now():
         raise ValidationFailed({"occurred_at": ["A status change cannot have happened in the future."]})
-    if timezone.localdate(occurred_at) < timezone.localdate(demand.created_at):
+    if occurred_at < demand.created_at:
         raise ValidationFailed(
             {
                 "occurred_at": [
-                    f"“{demand}” was recorded on {timezone.localtime(demand.created_at):%Y-%m-%d}; "
+                    f"“{demand}” was recorded at {timezone.localtime(demand.created_at):%Y-%m-%d %H:%M:%S %Z}; "
                     "a change to it cannot have happened before that."
                 ]
             }
@@ -590,27 +590,90 @@ def proposal_create(
         apply_fields(proposal, fields, editable=PROPOSAL_FIELDS, exclude=["number"], validate_constraints=False)
         if session_id is not None and not BargainingSession.objects.filter(pk=session_id).exists():
             raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
-        to_status = PROPOSAL_MOVES[Side(proposal.side)]
-        moves = proposal.visibility != Visibility.TEAM and demand.status != to_status
-        if moves or not demand.is_open:
-            _refuse_move(demand, to_status)
+        to_status = _proposal_move(demand, proposal)
         last = Proposal.objects.filter(demand=demand).aggregate(models.Max("number"))["number__max"]
         proposal.number = (last or 0) + 1
         proposal._history_user = by
         proposal.save()
-        if moves:
-            demand_transition(
-                demand_id=demand.pk,
-                to_status=to_status,
-                expected_version=demand.version,
-                by=by,
-                note=note,
-                session_id=session_id,
-                occurred_at=_moment_of(proposal.exchanged_on, demand),
-                proposal_id=proposal.pk,
+        _record_pass(demand, proposal, to_status, by=by, note=note, session_id=session_id)
+    return proposal
+
+
+def _proposal_move(demand: Demand, proposal: Proposal) -> str | None:
+    """The status a proposal passed across the table moves its demand to (a union one to `proposed`, a Board
+    one to `countered`), or None: a team draft, or a demand there already. A move the transitions table
+    refuses, and any proposal on a final demand, is refused with the table's message."""
+    to_status = PROPOSAL_MOVES[Side(proposal.side)]
+    moves = proposal.visibility != Visibility.TEAM and demand.status != to_status
+    if moves or not demand.is_open:
+        _refuse_move(demand, to_status)
+    return to_status if moves else None
+
+
+def _record_pass(
+    demand: Demand, proposal: Proposal, to_status: str | None, *, by: User | None, note: str, session_id: int | None
+) -> None:
+    """Move the demand as `_proposal_move` said, one history row citing the proposal; else bump its version."""
+    if to_status is None:
+        _bump_version(demand, by)
+        return
+    demand_transition(
+        demand_id=demand.pk,
+        to_status=to_status,
+        expected_version=demand.version,
+        by=by,
+        note=note,
+        session_id=session_id,
+        occurred_at=_moment_of(proposal.exchanged_on, demand),
+        proposal_id=proposal.pk,
+    )
+
+
+# A team draft may be edited and passed across the table (visibility `team` → `members` or `public`); once
+# passed, its words are what the other side received: only the member-facing summary and the team's rationale
+# stay editable.
+PROPOSAL_EDITABLE = frozenset({"exchanged_on", "language", "summary", "rationale", "visibility"})
+PASSED_PROPOSAL_EDITABLE = frozenset({"summary", "rationale"})
+PROPOSAL_NOT_EDITABLE = {
+    "side": "A proposal's side cannot change; record a new proposal.",
+    "number": "Proposals are numbered in the order they are recorded.",
+    "session": "A proposal's session cannot change.",
+}
+
+
+def proposal_update(
+    *, proposal_id: int, expected_version: int, by: User | None, note: str = "", **fields: Any
+) -> Proposal:
+    """Edit a proposal if nobody changed its demand since `expected_version` (the demand's version, as every
+    write on a demand). A team draft's language, summary, rationale and date may change; setting its visibility
+    to `members` or `public` passes it across the table, which moves the demand as `proposal_create` does for
+    a passed proposal, one history row citing it. A passed proposal's language, date and visibility are locked
+    (409). An edit that changes nothing writes nothing."""
+    refuse_unknown_fields(fields, PROPOSAL_EDITABLE, PROPOSAL_NOT_EDITABLE)
+    with transaction.atomic():
+        demand_id = Proposal.objects.values_list("demand_id", flat=True).get(pk=proposal_id)
+        demand = Demand.objects.select_for_update().get(pk=demand_id)
+        refuse_stale(demand, expected_version)
+        proposal = Proposal.objects.select_for_update().get(pk=proposal_id)
+        draft = proposal.visibility == Visibility.TEAM
+        before = {name: getattr(proposal, name) for name in fields}
+        changed = apply_fields(
+            proposal, fields, editable=PROPOSAL_EDITABLE, exclude=["number"], validate_constraints=False
+        )
+        if not changed:
+            return proposal
+        locked = sorted(changed - PASSED_PROPOSAL_EDITABLE)
+        if not draft and locked:
+            raise Conflict(
+                f"Proposal {proposal.number} on “{demand}” was passed across the table on "
+                f"{before.get('exchanged_on', proposal.exchanged_on):%Y-%m-%d}: its {' and '.join(locked)} cannot be "
+                "edited. Record a new proposal instead.",
+                field=locked[0],
             )
-        else:
-            _bump_version(demand, by)
+        to_status = _proposal_move(demand, proposal) if draft else None
+        proposal._history_user = by
+        proposal.save()
+        _record_pass(demand, proposal, to_status, by=by, note=note, session_id=proposal.session_id)
     return proposal
 
 

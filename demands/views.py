@@ -17,10 +17,21 @@ from django.views.decorators.http import require_GET, require_POST
 from .errors import DomainError, StaleVersion, ValidationFailed
 from .exports import csv_lines, json_chunks
 from .filters import DemandListFilter
-from .forms import DemandForm, EvidenceForm, EvidenceLinkForm, FigureFormSet, TransitionForm
-from .models import Category, Demand, Evidence, Status
+from .forms import (
+    AgreementLanguageForm,
+    AgreementSignForm,
+    DemandForm,
+    EvidenceForm,
+    EvidenceLinkForm,
+    FigureFormSet,
+    ProposalForm,
+    TransitionForm,
+    VoteForm,
+)
+from .models import Category, Demand, Evidence, Side, Status, StatusChange, TentativeAgreement, Visibility
 from .roles import is_team
 from .selectors import (
+    AtTheTable,
     demands_by_category,
     demands_for_export,
     demands_visible_to,
@@ -29,6 +40,7 @@ from .selectors import (
     evidence_with_links_for,
     figures_visible_to,
     progress_of,
+    proposals_visible_to,
     resolution_with_clauses_for,
     resolutions_visible_to,
     status_changes_visible_to,
@@ -119,21 +131,81 @@ def feeds(request: HttpRequest) -> HttpResponse:
     return render(request, "demands/feeds.html", {"categories": Category.objects.all()})
 
 
-# A refused status form is kept in the session across the redirect (post/redirect/get): reloading the page
-# re-posts nothing, and the page's URL stays the demand's own.
-REFUSED_TRANSITION = "refused-transition-{}"
+# A refused form of the demand page is kept in the session across the redirect (post/redirect/get): reloading
+# the page re-posts nothing, and the page's URL stays the demand's own. Keyed by the form's name and the demand.
+REFUSED_FORM = "refused-{}-{}"
+DemandPageForm = TransitionForm | AgreementLanguageForm | AgreementSignForm
 
 
-def _refused_transition_form(request: HttpRequest, demand: Demand) -> TransitionForm | None:
-    """The status form refused just before the redirect to this page, with its input and its errors."""
-    saved = request.session.pop(REFUSED_TRANSITION.format(demand.pk), None)
+def _refused_form(
+    request: HttpRequest, demand: Demand, name: str, make: Callable[[dict[str, str]], DemandPageForm]
+) -> DemandPageForm | None:
+    """The form `name` refused just before the redirect to this page, with its input and its errors."""
+    saved = request.session.pop(REFUSED_FORM.format(name, demand.pk), None)
     if saved is None:
         return None
-    form = TransitionForm(saved["data"], demand=demand)
+    form = make(saved["data"])
     form.is_valid()
     for field, message in saved["refusals"]:
         form.add_error(field, message)
     return form
+
+
+def _post_demand_form(
+    request: HttpRequest,
+    demand: Demand,
+    name: str,
+    form: DemandPageForm,
+    *,
+    done: Callable[[Any], tuple[str, str]],
+    refused: str,
+) -> HttpResponse:
+    """Save a form of the demand page through its service and redirect back to the page: to `done(result)`'s
+    fragment with its message, or, refused, with the form, its input and the service's reasons kept for the page."""
+    refusals: list[tuple[str | None, str]] = []
+    if form.is_valid():
+        try:
+            result = form.save(by=request.user)
+        except StaleVersion as error:
+            return _refuse(request, demand, error)
+        except DomainError as error:
+            add_domain_error(form, error)
+            refusals = [(field, str(message)) for field, errors in form.errors.items() for message in errors]
+        else:
+            message, fragment = done(result)
+            messages.success(request, message)
+            return redirect(f"{demand.get_absolute_url()}#{fragment}")
+    data = {field: request.POST.get(field, "") for field in form.fields}
+    request.session[REFUSED_FORM.format(name, demand.pk)] = {
+        "data": data,
+        "refusals": [(None if field == "__all__" else field, message) for field, message in refusals],
+    }
+    messages.error(request, refused)
+    # No fragment: a browser skips `autofocus` when the URL targets an element, and focus is what brings the
+    # form's error summary into view (and to a screen reader) on a phone.
+    return redirect(demand)
+
+
+def _agreement_forms(request: HttpRequest, demand: Demand, table: AtTheTable) -> dict[str, DemandPageForm | None]:
+    """The team's agreement forms: the language while nobody has signed, a signature until both have; a form
+    refused just now is shown whatever the agreement's state, so that its reason is read."""
+    agreement = table.agreement
+    passed = [link.proposal for link in table.chain if link.proposal.visibility != Visibility.TEAM]
+    latest = passed[-1] if passed else None
+    language = _refused_form(
+        request,
+        demand,
+        "agreement",
+        lambda data: AgreementLanguageForm(data, demand=demand, agreement=agreement, latest=latest),
+    )
+    if language is None and demand.is_open and (agreement is None or not agreement.is_signed):
+        language = AgreementLanguageForm(demand=demand, agreement=agreement, latest=latest)
+    sign = _refused_form(
+        request, demand, "sign", lambda data: AgreementSignForm(data, demand=demand, agreement=agreement)
+    )
+    if sign is None and demand.is_open and agreement is not None and not agreement.is_reached:
+        sign = AgreementSignForm(demand=demand, agreement=agreement)
+    return {"agreement_form": language, "sign_form": sign}
 
 
 def _demand_page(
@@ -151,7 +223,9 @@ def _demand_page(
         "table": table_of(demand, request.user),
     }
     if is_team(request.user):
-        context["transition_form"] = _refused_transition_form(request, demand) or TransitionForm(demand=demand)
+        refused = _refused_form(request, demand, "transition", lambda data: TransitionForm(data, demand=demand))
+        context["transition_form"] = refused or TransitionForm(demand=demand)
+        context.update(_agreement_forms(request, demand, context["table"]))
         context["link_form"] = link_form or EvidenceLinkForm(demand=demand, evidence=evidence_visible_to(request.user))
     return render(request, "demands/demand_detail.html", context, status=status)
 
@@ -183,29 +257,91 @@ def demand_transition_view(request: HttpRequest, slug: str) -> HttpResponse:
     """POST from the status form on the demand page."""
     demand = get_object_or_404(demands_visible_to(request.user).select_related("owner"), slug=slug)
     form = TransitionForm(request.POST, demand=demand)
-    refusals: list[tuple[str | None, str]] = []
-    if form.is_valid():
+
+    def done(change: StatusChange) -> tuple[str, str]:
+        moved = f"Moved to {Status(change.to_status).label} (from {Status(change.from_status).label})."
+        return moved, f"change-{change.pk}"
+
+    return _post_demand_form(
+        request, demand, "transition", form, done=done, refused="The status was not changed: see the status form."
+    )
+
+
+@require_POST
+@team_required
+def agreement_language_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """POST from the agreed-language form on the demand page."""
+    demand = get_object_or_404(demands_visible_to(request.user), slug=slug)
+    form = AgreementLanguageForm(request.POST, demand=demand)
+    return _post_demand_form(
+        request,
+        demand,
+        "agreement",
+        form,
+        done=lambda agreement: ("Saved the agreed language.", "agreement"),
+        refused="The agreed language was not saved: see the tentative agreement.",
+    )
+
+
+@require_POST
+@team_required
+def agreement_sign_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """POST from the signature form on the demand page; the second side's signature reaches the agreement."""
+    demand = get_object_or_404(demands_visible_to(request.user), slug=slug)
+    form = AgreementSignForm(request.POST, demand=demand)
+
+    def done(agreement: TentativeAgreement) -> tuple[str, str]:
+        side = Side(form.cleaned_data["side"]).label
+        if agreement.is_reached:
+            return f"{side} signed: tentative agreement reached.", "agreement"
+        return f"{side} signed; the other side has still to sign.", "agreement"
+
+    return _post_demand_form(
+        request, demand, "sign", form, done=done, refused="The signature was not recorded: see the tentative agreement."
+    )
+
+
+@team_required
+def proposal_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """`/proposals/<id>/edit/`: edit a team draft, or pass it across the table; a passed one keeps its words."""
+    proposal = get_object_or_404(proposals_visible_to(request.user).select_related("demand"), pk=pk)
+    form = ProposalForm(request.POST or None, proposal=proposal)
+    if request.method == "POST" and form.is_valid():
         try:
-            change = form.save(by=request.user)
-        except StaleVersion as error:
-            return _refuse(request, demand, error)
+            saved = form.save(by=request.user)
         except DomainError as error:
             add_domain_error(form, error)
-            refusals = [(field, str(message)) for field, errors in form.errors.items() for message in errors]
         else:
-            messages.success(
-                request, f"Moved to {Status(change.to_status).label} (from {Status(change.from_status).label})."
-            )
-            return redirect(f"{demand.get_absolute_url()}#change-{change.pk}")
-    data = {name: request.POST.get(name, "") for name in form.fields}
-    request.session[REFUSED_TRANSITION.format(demand.pk)] = {
-        "data": data,
-        "refusals": [(None if field == "__all__" else field, message) for field, message in refusals],
-    }
-    messages.error(request, "The status was not changed: see the status form.")
-    # No fragment: a browser skips `autofocus` when the URL targets an element, and focus is what brings the
-    # form's error summary into view (and to a screen reader) on a phone.
-    return redirect(demand)
+            demand = Demand.objects.get(pk=proposal.demand_id)
+            if form.passed or saved.visibility == Visibility.TEAM:
+                message = f"Saved proposal {saved.number}."
+            else:
+                message = (
+                    f"Passed proposal {saved.number} across the table; “{demand}” is {demand.get_status_display()}."
+                )
+            messages.success(request, message)
+            return redirect(saved)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "demands/proposal_form.html", {"form": form, "proposal": proposal}, status=status)
+
+
+@team_required
+def vote_create_view(request: HttpRequest) -> HttpResponse:
+    """`/votes/new/`: record the members' ratification vote on signed tentative agreements."""
+    form = VoteForm(request.POST or None, demands=demands_visible_to(request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            vote = form.save(by=request.user)
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            covered = list(vote.demands.order_by("title"))
+            outcome = "ratified" if vote.passed else "voted down; back to Countered"
+            names = ", ".join(f"“{demand}”" for demand in covered)
+            messages.success(request, f"Recorded the vote of {vote.held_on:%Y-%m-%d}: {names} {outcome}.")
+            return redirect(f"{covered[0].get_absolute_url()}#vote-{vote.pk}")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "demands/vote_form.html", {"form": form}, status=status)
 
 
 @require_POST

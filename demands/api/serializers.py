@@ -387,6 +387,12 @@ class TransitionInputSerializer(serializers.Serializer):
     session = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
     )
+    occurred_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When it happened at the table (default: the session's date, else now); never in the future, "
+        "never before the demand was recorded.",
+    )
     version = VersionField()
 
     def __init__(self, *args: Any, demand: Demand | None = None, **kwargs: Any) -> None:
@@ -654,6 +660,35 @@ class ProposalInputSerializer(StrictInputSerializer):
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, default=Visibility.TEAM)
     note = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Public note on the status change it makes."
+    )
+    version = VersionField()
+
+
+class ProposalUpdateInputSerializer(StrictInputSerializer):
+    """An edit of a proposal. A team draft's words may change, and `visibility` `members` or `public` passes it
+    across the table (moving the demand as a new proposal would); a passed proposal's language is locked."""
+
+    representation_only = frozenset(TeamProposalSerializer.Meta.fields) - {
+        "exchanged_on",
+        "language",
+        "summary",
+        "rationale",
+        "visibility",
+        "side",
+        "session",
+    }
+
+    exchanged_on = serializers.DateField(required=False, help_text="Not in the future.")
+    language = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="A team draft's language only."
+    )
+    summary = serializers.CharField(required=False, allow_blank=True, help_text="Member-facing.")
+    rationale = serializers.CharField(required=False, allow_blank=True, help_text="Team-only.")
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices, required=False, help_text="From `team` to another: passed across the table."
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Public note on the status change passing makes."
     )
     version = VersionField()
 

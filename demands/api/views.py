@@ -48,6 +48,7 @@ from ..services import (
     evidence_link_create,
     evidence_update,
     proposal_create,
+    proposal_update,
     refuse_stale,
     resolution_create,
     resolution_update,
@@ -66,6 +67,7 @@ from .serializers import (
     EvidenceSerializer,
     ProposalInputSerializer,
     ProposalSerializer,
+    ProposalUpdateInputSerializer,
     ResolutionInputSerializer,
     ResolutionSerializer,
     SignInputSerializer,
@@ -331,6 +333,7 @@ class DemandViewSet(
             note=data["note"],
             internal_note=data["internal_note"],
             session_id=data.get("session"),
+            occurred_at=data.get("occurred_at"),
         )
         return self._demand_response(demand.pk)
 
@@ -646,11 +649,26 @@ class TokenView(ObtainAuthToken):
 @extend_schema_view(
     retrieve=extend_schema(
         summary="Get a proposal, with its redline",
+        parameters=[ETAG_HEADER],
         responses={200: TeamProposalSerializer, **error_responses(401, 404, 429)},
+    ),
+    partial_update=extend_schema(
+        summary="Edit a team draft, or pass it across the table (team)",
+        description="A team draft's `language`, `summary`, `rationale` and `exchanged_on` may change; setting "
+        "`visibility` to `members` or `public` passes it across the table and moves the demand as a new "
+        "proposal would (a union proposal to `proposed`, a Board one to `countered`), one history row citing it. "
+        "A passed proposal keeps its language, date and visibility (409); its summary and rationale may change. "
+        "The ETag and If-Match are the demand's version, as for every write on a demand.",
+        request=ProposalUpdateInputSerializer,
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
+        responses={200: TeamProposalSerializer, **error_responses(400, 401, 403, 404, 409, 412, 428, 429)},
     ),
 )
 class ProposalViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One proposal within the caller's visibility; proposals are recorded under their demand."""
+
+    parser_classes = [SafeJSONParser]
+    http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet:
         user = None if is_schema_request(self) else self.request.user
@@ -660,10 +678,22 @@ class ProposalViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def get_serializer_class(self) -> type[BaseSerializer]:
         return TeamProposalSerializer if viewer_is_team(self) else ProposalSerializer
 
+    def _proposal_response(self, proposal: Proposal) -> Response:
+        proposal.redline_data = as_data(redline(previous_language(proposal, self.request.user), proposal.language))
+        return Response(self.get_serializer(proposal).data, headers={"ETag": f'"{proposal.demand.version}"'})
+
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._proposal_response(self.get_object())
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         proposal = self.get_object()
-        proposal.redline_data = as_data(redline(previous_language(proposal, request.user), proposal.language))
-        return Response(self.get_serializer(proposal).data)
+        header_version = _precondition(request, proposal.demand)
+        data = valid_input(ProposalUpdateInputSerializer, request, partial=True)
+        version = _expected_version(header_version, data.pop("version", None))
+        proposal_update(
+            proposal_id=proposal.pk, expected_version=version, by=request.user, note=data.pop("note", ""), **data
+        )
+        return self._proposal_response(self.get_queryset().get(pk=proposal.pk))
 
 
 @extend_schema_view(

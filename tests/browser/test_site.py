@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from demands.campaign import campaign_load
-from demands.models import Demand, Visibility
+from demands.models import Demand, Proposal, Visibility
 from tests.factories import DemandFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -158,4 +158,19 @@ def test_axe_finds_no_serious_issue(live_server, site: Page, campaign, team_user
     site.get_by_role("button", name="Change status").click()
     expect(site.locator("#status-form-errors")).to_be_focused()
     found["team status form, refused"] = axe_violations(site)
+    # The forms at the table: the agreed language refused, a proposal's edit page, the vote refused.
+    site.get_by_label("Agreed contract language").fill("")
+    site.get_by_role("button", name="Save the agreed language").click()
+    expect(site.locator("#agreement-form-errors")).to_be_focused()
+    expect(site.locator("#agreement-form-errors")).to_contain_text("Give the agreed contract language.")
+    found["agreement form, refused"] = axe_violations(site)
+    proposal = Proposal.objects.filter(demand__slug="appropriate-personnel").order_by("number").first()
+    assert proposal is not None, "load_campaign records the union's first proposal"
+    site.goto(f"{live_server.url}/proposals/{proposal.pk}/edit/")
+    found["proposal edit page"] = axe_violations(site)
+    site.goto(live_server.url + "/votes/new/")
+    found["vote form"] = axe_violations(site)
+    site.get_by_role("button", name="Record the vote").click()
+    expect(site.locator("#vote-form-errors")).to_be_visible()
+    found["vote form, refused"] = axe_violations(site)
     assert not any(found.values()), found

@@ -432,3 +432,63 @@ def test_team_serializers_add_exactly_the_declared_fields():
     for public, team, model, hints in pairs:
         assert not set(public.Meta.fields) & set(model.TEAM_ONLY_FIELDS), public
         assert set(team.Meta.fields) - set(public.Meta.fields) == set(model.TEAM_ONLY_FIELDS) | hints, team
+
+
+# --- The exports carry what happened at the table, per audience ---------------------------------------------
+
+
+def export_rows(user) -> tuple[dict, str]:
+    client = client_for(user)
+    demands = {row["slug"]: row for row in json.loads(body_of(client.get("/demands.json")))["demands"]}
+    return demands, body_of(client.get("/demands.csv")).decode()
+
+
+@pytest.mark.parametrize("who", ["anonymous", "member", "staff"])
+def test_exports_carry_passed_proposals_reached_agreements_and_votes_but_nothing_of_the_teams(
+    request, world, team_only, who
+):
+    user = None if who == "anonymous" else request.getfixturevalue(FIXTURES[who])
+    rows, csv_text = export_rows(user)
+    public = rows["demand-public"]
+    assert [p["number"] for p in public["proposals"]] == [1], "the team's draft is not exported"
+    assert set(public["proposals"][0]) == {
+        "number",
+        "side",
+        "exchanged_on",
+        "session",
+        "visibility",
+        "summary",
+        "language",
+    }
+    assert public["agreement"] == [], "an unsigned agreement is the team's"
+    assert [v["yes"] for v in public["votes"]] == [9]
+    assert public["votes"][0]["turnout_percent"] == 83
+    if who == "member":
+        assert rows["demand-members"]["agreement"][0]["board_signed_by"] == "Board lead"
+    for text in (json.dumps(rows), csv_text):
+        leaked = {needle for needle in (*team_only, *TEAM_ROWS) if needle in text}
+        assert not leaked, leaked
+    assert "proposals" in csv_text.splitlines()[0] and "agreement" in csv_text.splitlines()[0]
+
+
+def test_team_exports_carry_drafts_rationales_and_unsigned_agreements(world, team_only, team_user):
+    rows, csv_text = export_rows(team_user)
+    public = rows["demand-public"]
+    assert [p["number"] for p in public["proposals"]] == [1, 2]
+    assert public["proposals"][1]["language"] == TEAM_ROWS[0]
+    assert public["proposals"][0]["rationale"] == "CANARY-PROPOSAL-RATIONALE"
+    assert public["proposals"][0]["created_by"] == "canary-proposal-created-by"
+    assert public["agreement"][0]["language"] == TEAM_ROWS[1]
+    assert rows["demand-team"]["votes"][0]["recorded_by"] == "canary-ratificationvote-recorded-by"
+    for needle in (*TEAM_ROWS, "CANARY-PROPOSAL-RATIONALE", "canary-ratificationvote-recorded-by"):
+        assert needle in csv_text, needle
+
+
+@pytest.mark.parametrize("who", ["anonymous", "team"])
+def test_bulletin_shows_the_latest_proposal_agreement_and_vote_per_audience(request, world, team_only, who):
+    user = None if who == "anonymous" else request.getfixturevalue("team_user")
+    page = body_of(client_for(user).get("/bulletin/")).decode()
+    assert "At the table: proposal" in page
+    assert "June 1, 2024</time>: ratified, 9 yes to 1 no, 83% turnout." in page
+    assert ("Tentative agreement signed by Union lead" in page) == (who == "team"), "the members' demand's TA"
+    assert (TEAM_ROWS[0] in page or "Team only" in page) == (who == "team")
