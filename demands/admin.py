@@ -35,6 +35,7 @@ from .models import (
     StatusChange,
     TentativeAgreement,
     team_only_fields,
+    translation_field_names,
 )
 from .roles import audience_of, is_team
 from .services import (
@@ -285,6 +286,7 @@ class StatusChangeInline(RecentInlineMixin, AudienceAdminMixin, admin.TabularInl
         "from_status",
         "to_status",
         "note",
+        "note_es",
         "internal_note",
         "session",
         "proposal",
@@ -336,6 +338,7 @@ class ProposalInline(ReadOnlyInline):
         "session",
         "visibility",
         "summary",
+        "summary_es",
         "language",
         *Proposal.TEAM_ONLY_FIELDS,
     ]
@@ -408,6 +411,10 @@ class DemandAdmin(AuditedAdmin):
     form = DemandAdminForm
     fieldsets = [
         (None, {"fields": ["title", "slug", "category", "summary", "body", "target", "clauses"]}),
+        (
+            "In Spanish — shown to Spanish readers; left empty, they see the English",
+            {"fields": list(translation_field_names(Demand))},
+        ),
         ("Contract language", {"fields": ["article", "current_language"]}),
         ("Status", {"fields": ["status", "visibility", "version", "seen_version", "created_at", "updated_at"]}),
         ("Team only — never shown to members or the public", {"fields": list(Demand.TEAM_ONLY_FIELDS)}),

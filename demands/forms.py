@@ -8,7 +8,16 @@ from django.contrib.auth.models import User
 from django.forms.models import fields_for_model, model_to_dict
 from django.utils import timezone
 
-from .models import BargainingSession, Demand, Evidence, ResolutionClause, Status, StatusChange, Visibility
+from .models import (
+    BargainingSession,
+    Demand,
+    Evidence,
+    ResolutionClause,
+    Status,
+    StatusChange,
+    Visibility,
+    translation_field_names,
+)
 from .roles import TEAM_GROUP
 from .services import demand_transition
 
@@ -25,6 +34,13 @@ class TransitionForm(forms.Form):
         max_length=StatusChange._meta.get_field("note").max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Shown to members and the public, in digests and in the feed.",
+    )
+    note_es = forms.CharField(
+        label="Public note (Spanish)",
+        required=False,
+        max_length=StatusChange._meta.get_field("note_es").max_length,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown to Spanish-speaking members and readers; left empty, they see the English note.",
     )
     internal_note = forms.CharField(
         label="Team-only note",
@@ -61,6 +77,7 @@ class TransitionForm(forms.Form):
             expected_version=self.cleaned_data["version"],
             by=by,
             note=self.cleaned_data["note"],
+            note_es=self.cleaned_data["note_es"],
             internal_note=self.cleaned_data["internal_note"],
             session_id=session.pk if session else None,
         )
@@ -85,10 +102,12 @@ class DemandForm(forms.ModelForm):
             "visibility",
             "clauses",
             *Demand.TEAM_ONLY_FIELDS,
+            *translation_field_names(Demand),
         ]
         widgets = {
             "current_language": forms.Textarea(attrs={"rows": 6}),
             "summary": forms.Textarea(attrs={"rows": 3}),
+            "summary_es": forms.Textarea(attrs={"rows": 3}),
             "body": forms.Textarea(attrs={"rows": 6}),
             "internal_notes": forms.Textarea(attrs={"rows": 4}),
             "fallback_position": forms.Textarea(attrs={"rows": 3}),

@@ -29,6 +29,7 @@ from .models import (
     StatusChange,
     TentativeAgreement,
     Visibility,
+    translation_field_names,
 )
 
 # The demand's fields an edit may set; `status` moves only by `demand_transition`.
@@ -45,6 +46,7 @@ DEMAND_FIELDS = frozenset(
         "current_language",
         "clauses",
         *Demand.TEAM_ONLY_FIELDS,
+        *translation_field_names(Demand),
     }
 )
 NOT_EDITABLE = {"status": "Change the status with a transition, not an edit."}
@@ -216,6 +218,7 @@ def demand_transition(
     internal_note: str = "",
     session_id: int | None = None,
     occurred_at: datetime.datetime | None = None,
+    note_es: str = "",
     proposal_id: int | None = None,
     agreement_id: int | None = None,
     vote_id: int | None = None,
@@ -230,7 +233,7 @@ def demand_transition(
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         _refuse_move(demand, to_status)
-        note, internal_note = note.strip(), internal_note.strip()
+        note, internal_note, note_es = note.strip(), internal_note.strip(), note_es.strip()
         session = None
         if session_id is not None:
             session = BargainingSession.objects.filter(pk=session_id).first()
@@ -248,6 +251,7 @@ def demand_transition(
             from_status=demand.status,
             to_status=to_status,
             note=note,
+            note_es=note_es,
             internal_note=internal_note,
             changed_by=by,
             session=session,
@@ -299,7 +303,7 @@ def evidence_link_create(
     return link
 
 
-CATEGORY_FIELDS = frozenset({"name", "slug", "description", "position"})
+CATEGORY_FIELDS = frozenset({"name", "slug", "description", "position", *translation_field_names(Category)})
 
 
 def category_create(**fields: Any) -> Category:
@@ -399,8 +403,11 @@ def evidence_update(
     return evidence
 
 
-RESOLUTION_FIELDS = frozenset({"governing_body", "number", "title", "adopted_on", "vote", "summary", "url"})
-CLAUSE_FIELDS = frozenset({"number", "text"})
+RESOLUTION_FIELDS = frozenset(
+    {"governing_body", "number", "title", "adopted_on", "vote", "summary", "url", *translation_field_names(Resolution)}
+)
+CLAUSE_FIELDS = frozenset({"number", "text", *translation_field_names(ResolutionClause)})
+ClauseTexts = tuple[str, str]  # (text, text_es)
 
 
 def _refuse_duplicate_resolution(resolution: Resolution) -> None:
@@ -417,14 +424,17 @@ def _refuse_duplicate_resolution(resolution: Resolution) -> None:
         )
 
 
-def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, str]:
-    """Clause texts by number; numbers whole, at least 1 and unique. Errors keyed like `clauses.1.number`."""
-    by_number: dict[int, str] = {}
+def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, ClauseTexts]:
+    """Clause texts (English, Spanish) by number; numbers whole, at least 1 and unique.
+
+    Errors keyed like `clauses.1.number`.
+    """
+    by_number: dict[int, ClauseTexts] = {}
     errors: dict[str, list[str]] = {}
     for index, data in enumerate(clauses):
         for field in sorted(set(data) - CLAUSE_FIELDS):
             errors[f"clauses.{index}.{field}"] = ["There is no such field."]
-        clause = ResolutionClause(number=data.get("number"), text=data.get("text", ""))  # type: ignore[misc]
+        clause = ResolutionClause(number=data.get("number"), text=data.get("text", ""), text_es=data.get("text_es", ""))  # type: ignore[misc]
         try:
             clause.full_clean(exclude=["resolution"], validate_constraints=False)
         except ValidationError as exc:
@@ -435,17 +445,19 @@ def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, str]:
         elif clause.number in by_number:
             errors[f"clauses.{index}.number"] = [f"Clause {clause.number} is listed twice."]
         else:
-            by_number[clause.number] = clause.text
+            by_number[clause.number] = (clause.text, clause.text_es)
     if errors:
         raise ValidationFailed(errors)
     return by_number
 
 
-def _clauses_changed(resolution: Resolution, clauses: dict[int, str]) -> bool:
-    return dict(resolution.clauses.values_list("number", "text")) != clauses
+def _clauses_changed(resolution: Resolution, clauses: dict[int, ClauseTexts]) -> bool:
+    return {
+        number: (text, es) for number, text, es in resolution.clauses.values_list("number", "text", "text_es")
+    } != clauses
 
 
-def _save_clauses(resolution: Resolution, clauses: dict[int, str], by: User | None) -> None:
+def _save_clauses(resolution: Resolution, clauses: dict[int, ClauseTexts], by: User | None) -> None:
     """Match clauses by number: existing ones keep their id (and so their demand links)."""
     existing = {clause.number: clause for clause in resolution.clauses.select_for_update()}
     dropped = [clause for number, clause in existing.items() if number not in clauses]
@@ -462,16 +474,16 @@ def _save_clauses(resolution: Resolution, clauses: dict[int, str], by: User | No
     for clause in dropped:
         clause._history_user = by
         clause.delete()
-    for number, text in sorted(clauses.items()):
+    for number, (text, text_es) in sorted(clauses.items()):
         clause = existing.get(number) or ResolutionClause(resolution=resolution, number=number)
-        if clause.pk is not None and clause.text == text:
+        if clause.pk is not None and (clause.text, clause.text_es) == (text, text_es):
             continue
-        clause.text = text
+        clause.text, clause.text_es = text, text_es
         clause._history_user = by
         clause.save()
 
 
-def _save_resolution(resolution: Resolution, clauses: dict[int, str] | None, by: User | None) -> None:
+def _save_resolution(resolution: Resolution, clauses: dict[int, ClauseTexts] | None, by: User | None) -> None:
     _refuse_duplicate_resolution(resolution)
     resolution._history_user = by
     resolution.save()
@@ -562,7 +574,9 @@ def session_update(
 
 # The status a proposal of each side moves its demand to.
 PROPOSAL_MOVES = {Side.UNION: Status.PROPOSED, Side.BOARD: Status.COUNTERED}
-PROPOSAL_FIELDS = frozenset({"side", "exchanged_on", "language", "summary", "rationale", "visibility"})
+PROPOSAL_FIELDS = frozenset(
+    {"side", "exchanged_on", "language", "summary", "rationale", "visibility", *translation_field_names(Proposal)}
+)
 
 
 def _refuse_future(field: str, day: datetime.date | None, what: str) -> None:
