@@ -141,7 +141,8 @@ LOGOUT_REDIRECT_URL = "/"
 # English at today's URLs, Spanish under /es/ (config/urls.py). Pages and digests show times in Chicago time.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
-LOCALE_PATHS = [BASE_DIR / "locale"]  # the .po is committed; `make compilemessages` builds the .mo
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]  # the .po is committed; `make compilemessages` builds the .mo
 TIME_ZONE = "America/Chicago"
 USE_I18N = True
 USE_TZ = True

@@ -490,9 +490,9 @@ class BargainingSession(models.Model):
     """A meeting with the Board's negotiators where demands were discussed."""
 
     class Kind(models.TextChoices):
-        TABLE = "table", "Main table"
-        SUBCOMMITTEE = "subcommittee", "Subcommittee"
-        MEDIATION = "mediation", "Mediation"
+        TABLE = "table", gettext_noop("Main table")
+        SUBCOMMITTEE = "subcommittee", gettext_noop("Subcommittee")
+        MEDIATION = "mediation", gettext_noop("Mediation")
         CAUCUS = "caucus", "Team caucus"
 
     held_on = models.DateField(db_index=True)

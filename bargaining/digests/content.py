@@ -139,11 +139,13 @@ class DigestContent:
     def subject(self) -> str:
         """The most important change by name, then the summary line."""
         top = self.top_change
+        first = next((item for group in self.groups for item in group.evidence), None)
         if top is not None:
             lead = top.headline
-        else:
-            first = next(item for group in self.groups for item in group.evidence)
+        elif first is not None:
             lead = gettext("New evidence: %(title)s") % {"title": first.title}
+        else:
+            return gettext("Bargaining update: nothing new")
         return f"{lead} · {self.summary}"
 
     @property
