@@ -591,6 +591,7 @@ def proposal_create(
     by: User | None,
     session_id: int | None = None,
     note: str = "",
+    note_es: str = "",
     **fields: Any,
 ) -> Proposal:
     """Record a proposal, numbered next on its demand, and move the demand as the side's pass does (a union
@@ -619,6 +620,7 @@ def proposal_create(
                 expected_version=demand.version,
                 by=by,
                 note=note,
+                note_es=note_es,
                 session_id=session_id,
                 occurred_at=_moment_of(proposal.exchanged_on, demand),
                 proposal_id=proposal.pk,
