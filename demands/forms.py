@@ -36,7 +36,7 @@ class TransitionForm(forms.Form):
         help_text="Shown to members and the public, in digests and in the feed.",
     )
     note_es = forms.CharField(
-        label="Public note (Spanish)",
+        label="Spanish version of the note",
         required=False,
         max_length=StatusChange._meta.get_field("note_es").max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
