@@ -36,7 +36,7 @@ lock:
 # (git-ignored): a fresh clone shows Spanish after `make demo` or `make test`. Needs GNU gettext's msgfmt.
 compilemessages: $(STAMP)
 	@command -v msgfmt >/dev/null || { echo "msgfmt is required: apt-get install gettext"; exit 1; }
-	DJANGO_DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules
+	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules
 
 demo: $(STAMP) compilemessages | .env
 	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py migrate --noinput
