@@ -99,6 +99,15 @@ def test_every_public_page_links_to_itself_in_the_other_language(client, spanish
 
 
 @pytest.mark.django_db
+def test_the_feed_under_es_is_in_spanish(client, spanish_world):
+    feed = client.get("/es/feed/").content.decode()
+    assert "Dónde están nuestras demandas: cambios de estado" in feed and 'xml:lang="es"' in feed
+    assert "Pasó de Propuesta a Contrapropuesta. CPS countered. (en inglés)" in feed
+    english = client.get("/feed/").content.decode()
+    assert "Moved from Proposed to Countered. CPS countered." in english and "(in English)" not in english
+
+
+@pytest.mark.django_db
 def test_the_404_page_is_in_spanish_under_es(client, settings):
     settings.DEBUG = False
     response = client.get("/es/demands/no-such-demand/")
