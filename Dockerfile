@@ -10,13 +10,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# gettext's msgfmt compiles the message catalogues (locale/) at build time; the .mo files are not committed.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gettext=0.21-12 \
+    && rm -rf /var/lib/apt/lists/*
+
 # The lock pins every runtime package, transitive ones included, with hashes: each build installs the same files.
 COPY requirements.lock .
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 
 COPY . .
-# collectstatic needs settings to import; the key only signs nothing at build time.
+# collectstatic and compilemessages need settings to import; the key only signs nothing at build time.
 RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+    && DJANGO_SECRET_KEY=compilemessages-only python manage.py compilemessages \
     && useradd --system --uid 10001 --no-create-home app
 
 USER 10001

@@ -8,7 +8,7 @@ PORT ?= 8000
 # Absolute links in the demo's emails (digests, password resets) point at the server `make demo` starts.
 SITE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: demo test lint format bench venv lock clean
+.PHONY: demo test lint format bench venv lock clean compilemessages
 
 # Installs exactly the lock file: every package, transitive ones and pip itself, at its pinned version and hash.
 $(STAMP): requirements.lock requirements-dev.lock
@@ -32,7 +32,13 @@ lock:
 .env:
 	printf '# Local development settings (git-ignored). Production sets real variables instead.\nDJANGO_DEBUG=1\n' > .env
 
-demo: $(STAMP) | .env
+# The message catalogues (locale/*/LC_MESSAGES/django.po, committed) compiled to the .mo files Django reads
+# (git-ignored): a fresh clone shows Spanish after `make demo` or `make test`. Needs GNU gettext's msgfmt.
+compilemessages: $(STAMP)
+	@command -v msgfmt >/dev/null || { echo "msgfmt is required: apt-get install gettext"; exit 1; }
+	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules
+
+demo: $(STAMP) compilemessages | .env
 	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py load_campaign
 	DJANGO_DEBUG=1 SITE_URL=$(SITE_URL) $(BIN)/python manage.py demo_accounts
@@ -46,7 +52,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 # Lint, the import contracts and the type check (pyproject.toml), then the suite in a random order (pytest-randomly:
 # the seed is printed; `make test PYTEST_ARGS="-p randomly --randomly-seed=N"` replays an order).
-test: $(STAMP) $(NODE_STAMP) | .env
+test: $(STAMP) $(NODE_STAMP) compilemessages | .env
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	DJANGO_DEBUG=1 $(BIN)/mypy

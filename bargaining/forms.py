@@ -1,8 +1,10 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.forms.models import fields_for_model, model_to_dict
+from django.utils.translation import gettext_lazy as _
 
 from demands.models import BargainingSession, Category, Demand, Side, Status, Visibility
 from demands.selectors import demands_by_category
@@ -14,19 +16,27 @@ class PreferencesForm(forms.Form):
     """A member's digest preferences; `resubscribe` is offered only to a member who unsubscribed."""
 
     frequency = forms.ChoiceField(
-        choices=Member.Frequency.choices, widget=forms.RadioSelect, label="How often should we email you?"
+        choices=[(value, _(label)) for value, label in Member.Frequency.choices],
+        widget=forms.RadioSelect,
+        label=_("How often should we email you?"),
     )
     topics = forms.ModelMultipleChoiceField(
         queryset=Category.objects.all(),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        label="Which topics?",
-        help_text="Leave every box unticked to hear about all of them.",
+        label=_("Which topics?"),
+        help_text=_("Leave every box unticked to hear about all of them."),
     )
-    resubscribe = forms.BooleanField(required=False, label="Yes, send me digests again")
+    language = forms.ChoiceField(
+        choices=settings.LANGUAGES, widget=forms.RadioSelect, label=_("In which language?"), required=False
+    )
+    resubscribe = forms.BooleanField(required=False, label=_("Yes, send me digests again"))
 
     def __init__(self, *args, member: Member, **kwargs) -> None:
-        kwargs.setdefault("initial", {"frequency": member.frequency, "topics": list(member.topics.all())})
+        kwargs.setdefault(
+            "initial",
+            {"frequency": member.frequency, "topics": list(member.topics.all()), "language": member.digest_language},
+        )
         super().__init__(*args, **kwargs)
         if member.state != Member.State.UNSUBSCRIBED:
             del self.fields["resubscribe"]

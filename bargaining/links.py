@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
 from demands.models import Demand
 
@@ -50,8 +51,10 @@ class DigestLinks:
 
 
 def delivery_links(delivery: Delivery) -> DigestLinks:
-    return DigestLinks(
-        unsubscribe=member_unsubscribe_url(delivery.member),
-        preferences=member_preferences_url(delivery.member),
-        browser=digest_url(delivery),
-    )
+    """The member's links, in their language (/es/... for Spanish), like the digest they are in."""
+    with translation.override(delivery.member.digest_language):
+        return DigestLinks(
+            unsubscribe=member_unsubscribe_url(delivery.member),
+            preferences=member_preferences_url(delivery.member),
+            browser=digest_url(delivery),
+        )

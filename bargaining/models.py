@@ -1,9 +1,11 @@
 """The bargaining context: members and the digest ledger."""
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 # PostgreSQL cannot store NUL in text, and model fields (unlike form fields) do not check for it;
 # the member service and the roster import refuse it with this message.
@@ -14,9 +16,9 @@ class Member(models.Model):
     """A union member who receives status digests by email; no account needed."""
 
     class Frequency(models.TextChoices):
-        WEEKLY = "weekly", "Weekly"
-        DAILY = "daily", "Daily"
-        OFF = "off", "Off"
+        WEEKLY = "weekly", gettext_noop("Weekly")
+        DAILY = "daily", gettext_noop("Daily")
+        OFF = "off", gettext_noop("Off")
 
     class State(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -64,6 +66,12 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def digest_language(self) -> str:
+        """The language of the member's digests and links: theirs when the site has it (es, es-mx: es), else English."""
+        code = self.language.split("-")[0]
+        return code if code in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
     @property
     def receives_digests(self) -> bool:

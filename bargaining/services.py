@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
@@ -124,15 +125,23 @@ def member_revoke_links(*, member_id: int) -> Member:
 
 
 def member_set_preferences(
-    *, member_id: int, frequency: str, topics: Iterable[Category | int], resubscribe: bool = False
+    *,
+    member_id: int,
+    frequency: str,
+    topics: Iterable[Category | int],
+    resubscribe: bool = False,
+    language: str | None = None,
 ) -> Member:
-    """Set how often and about what a member hears (no topics: every category).
+    """Set how often, about what (no topics: every category) and in which language (of LANGUAGES) a member hears.
 
     `resubscribe` turns digests back on for a member who unsubscribed; a bounced address stays
     bounced until an admin fixes it.
     """
     if frequency not in Member.Frequency.values:
         raise ValidationFailed({"frequency": [f"“{frequency}” is not one of {', '.join(Member.Frequency.values)}."]})
+    if language is not None and language not in dict(settings.LANGUAGES):
+        known = ", ".join(dict(settings.LANGUAGES))
+        raise ValidationFailed({"language": [f"“{language}” is not one of the site's languages ({known})."]})
     topic_ids = {topic.pk if isinstance(topic, Category) else int(topic) for topic in topics}
     unknown = topic_ids - set(Category.objects.filter(pk__in=topic_ids).values_list("pk", flat=True))
     if unknown:
@@ -140,10 +149,12 @@ def member_set_preferences(
     with transaction.atomic():
         member = Member.objects.select_for_update().get(pk=member_id)
         member.frequency = frequency
+        if language is not None:
+            member.language = language
         if resubscribe and member.state == Member.State.UNSUBSCRIBED:
             member.state = Member.State.ACTIVE
             member.unsubscribed_at = None
-        member.save(update_fields=["frequency", "state", "unsubscribed_at", "updated_at"])
+        member.save(update_fields=["frequency", "language", "state", "unsubscribed_at", "updated_at"])
         member.topics.set(topic_ids)
     return member
 

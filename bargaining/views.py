@@ -7,7 +7,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import reverse, translate_url
+from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -81,14 +83,18 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 frequency=form.cleaned_data["frequency"],
                 topics=form.cleaned_data["topics"],
                 resubscribe=form.cleaned_data.get("resubscribe", False),
+                language=form.cleaned_data["language"] or None,
             )
         except ValidationFailed as exc:
             for field, errors in exc.errors.items():
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
         else:
-            messages.success(request, "Your preferences are saved.")
-            return redirect(request.path)
+            saved = form.cleaned_data["language"] or member.digest_language
+            with translation.override(saved):
+                messages.success(request, gettext("Your preferences are saved."))
+            # The page again, in the language just chosen.
+            return redirect(translate_url(request.path, saved))
     context = {"member": member, "form": form, "unsubscribed": member.state == Member.State.UNSUBSCRIBED}
     return _private(render(request, "bargaining/preferences.html", context))
 

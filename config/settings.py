@@ -64,6 +64,8 @@ MIDDLEWARE = [
     # Oversized bodies get 413 before any view reads them.
     "config.middleware.RefuseHostileRequestsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language from the URL: /es/... is Spanish; every other path (the API and admin too) is English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -88,6 +90,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "config.context_processors.language_links",
             ],
         },
     },
@@ -134,7 +138,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
-LANGUAGE_CODE = "en-us"
+# English at today's URLs, Spanish under /es/ (config/urls.py). Pages and digests show times in Chicago time.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]  # the .po is committed; `make compilemessages` builds the .mo
 TIME_ZONE = "America/Chicago"
 USE_I18N = True
 USE_TZ = True
@@ -168,7 +176,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
 
 # Celery: REDIS_URL set means Redis is the broker; unset means tasks run in-process.
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # a host named: kombu warns about an empty one
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True

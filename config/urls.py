@@ -1,3 +1,4 @@
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
@@ -33,6 +34,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/(?P<path>.*)$", not_found),
+]
+# What members and the public read, in English at these paths and in Spanish under /es/.
+urlpatterns += i18n_patterns(
     path("", include("bargaining.urls")),
     path("", include("demands.urls")),
-]
+    prefix_default_language=False,
+)

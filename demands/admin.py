@@ -37,6 +37,7 @@ from .models import (
     StatusChange,
     TentativeAgreement,
     team_only_fields,
+    translation_field_names,
 )
 from .roles import audience_of, is_team
 from .services import (
@@ -287,6 +288,7 @@ class StatusChangeInline(RecentInlineMixin, AudienceAdminMixin, admin.TabularInl
         "from_status",
         "to_status",
         "note",
+        "note_es",
         "internal_note",
         "session",
         "proposal",
@@ -338,6 +340,7 @@ class ProposalInline(ReadOnlyInline):
         "session",
         "visibility",
         "summary",
+        "summary_es",
         "language",
         *Proposal.TEAM_ONLY_FIELDS,
     ]
@@ -410,6 +413,10 @@ class DemandAdmin(AuditedAdmin):
     form = DemandAdminForm
     fieldsets = [
         (None, {"fields": ["title", "slug", "category", "summary", "body", "target", "clauses"]}),
+        (
+            "In Spanish — shown to Spanish readers; left empty, they see the English",
+            {"fields": list(translation_field_names(Demand))},
+        ),
         ("Contract language", {"fields": ["article", "current_language"]}),
         ("Status", {"fields": ["status", "visibility", "version", "seen_version", "created_at", "updated_at"]}),
         ("Team only — never shown to members or the public", {"fields": list(Demand.TEAM_ONLY_FIELDS)}),

@@ -9,12 +9,14 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import models, transaction
 
 from .models import Category, Demand, Evidence, PriorityTier, Resolution, Side, Visibility
 from .services import (
     category_create,
+    category_update,
     demand_create,
+    demand_update,
     evidence_create,
     evidence_link_create,
     proposal_create,
@@ -36,6 +38,88 @@ CATEGORIES = [
     ("holistic-safety", "Holistic safety", "Safety built on relationships, not surveillance."),
     ("community-schools", "Community schools", "Schools as hubs of support for students and families."),
     ("racial-justice", "Racial justice", "Uplifting Black, brown and newcomer students."),
+]
+
+# The campaign's own texts in Spanish, by the English field's Spanish column (`title_es`, ...).
+FIRST_PROPOSAL_SUMMARY_ES = (
+    'La demanda del sindicato tal como se presentó: el sindicato "presentó una demanda como parte de nuestra '
+    'próxima negociación del contrato" (declaración del Sindicato de Maestros de Chicago, 22 de febrero de 2024).'
+)
+SUBMITTED_NOTE_ES = (
+    "Presentada a CPS como parte de la demanda del sindicato de seguridad y protección después de que se vayan "
+    "los agentes de recursos escolares."
+)
+CATEGORIES_ES = {
+    "trauma-supports": {
+        "name_es": "Apoyos para el trauma",
+        "description_es": "Cuidado para estudiantes que han vivido la violencia y la pérdida.",
+    },
+    "restorative-practices": {
+        "name_es": "Prácticas restaurativas",
+        "description_es": "Reparar el daño en lugar de castigar y vigilar.",
+    },
+    "staffing": {
+        "name_es": "Personal",
+        "description_es": "Trabajadores sociales, consejeros y personal de justicia restaurativa.",
+    },
+    "holistic-safety": {
+        "name_es": "Seguridad integral",
+        "description_es": "Seguridad basada en las relaciones, no en la vigilancia.",
+    },
+    "community-schools": {
+        "name_es": "Escuelas comunitarias",
+        "description_es": "Escuelas como centros de apoyo para estudiantes y familias.",
+    },
+    "racial-justice": {
+        "name_es": "Justicia racial",
+        "description_es": "Apoyar a los estudiantes negros, morenos y recién llegados.",
+    },
+}
+DEMANDS_ES = {
+    "trauma-supports": {
+        "title_es": "Apoyos para el trauma en cada escuela",
+        "summary_es": "Los estudiantes que han vivido la violencia necesitan adultos capacitados y tiempo para "
+        "sanar. Negociamos apoyos para el trauma en cada escuela ahora que la policía se va.",
+        "target_es": "Un equipo de apoyo informado sobre el trauma en cada escuela",
+    },
+    "restorative-practice-training": {
+        "title_es": "Capacitación y métodos de prácticas restaurativas",
+        "summary_es": "Capacitación en prácticas restaurativas para el personal de cada escuela, para que los "
+        "conflictos se atiendan con reparación y relaciones en lugar de disciplina y policía.",
+        "target_es": "Capacitación pagada en prácticas restaurativas para todo el personal escolar",
+    },
+    "appropriate-personnel": {
+        "title_es": "Personal adecuado: trabajadores sociales, consejeros y personal de justicia restaurativa",
+        "summary_es": "Terminar el contrato con la policía puede significar más trabajadores sociales, consejeros "
+        "y programas de justicia restaurativa en nuestras escuelas. Negociamos el personal para hacerlo realidad.",
+        "target_es": "Un trabajador social por cada 250 estudiantes",
+    },
+    "holistic-safety-practices": {
+        "title_es": "Prácticas de seguridad integral",
+        "summary_es": "Redefinir la seguridad escolar: prácticas basadas en las relaciones y el cuidado, no en la "
+        "vigilancia y la policía.",
+        "target_es": "Un plan de seguridad integral en cada escuela, escrito con estudiantes y personal",
+    },
+    "sustainable-community-schools": {
+        "title_es": "Escuelas Comunitarias Sostenibles",
+        "summary_es": "Más Escuelas Comunitarias Sostenibles: escuelas que reúnen apoyos de salud, familiares y "
+        "comunitarios bajo un mismo techo.",
+    },
+    "black-lives-matter-at-school-week": {
+        "title_es": "Semana de Black Lives Matter en la Escuela",
+        "summary_es": "Dar prioridad a la Semana de Black Lives Matter en la Escuela, que nació del movimiento "
+        "Black Lives Matter para apoyar a los estudiantes negros.",
+    },
+}
+RESOLUTION_ES = {
+    "title_es": "Fin del contrato de CPS con el Departamento de Policía de Chicago",
+    "summary_es": "La Junta de Educación votó por unanimidad terminar el contrato de las Escuelas Públicas de "
+    "Chicago con el Departamento de Policía de Chicago, retirando a los agentes de recursos escolares de las "
+    "escuelas — una meta de la campaña juvenil #CopsOutCPS, respaldada por el alcalde Brandon Johnson.",
+}
+CLAUSES_ES = [
+    "Termina el contrato de las Escuelas Públicas de Chicago con el Departamento de Policía de Chicago, retirando "
+    "a los agentes de recursos escolares de las escuelas.",
 ]
 
 SUBMITTED_NOTE = (
@@ -201,40 +285,67 @@ class LoadReport:
         self.created[label] = self.created.get(label, 0) + int(created)
 
 
+def _missing_spanish(instance: models.Model, spanish: dict[str, str]) -> dict[str, str]:
+    """The Spanish versions `instance` still lacks (empty), from `spanish`: the team's own are never overwritten."""
+    return {name: text for name, text in spanish.items() if not getattr(instance, name)}
+
+
 @transaction.atomic
 def campaign_load() -> LoadReport:
     """Create whatever part of the campaign is missing, through the services like any other write; rows
-    that exist are left as the team edited them."""
+    that exist are left as the team edited them, except that an empty Spanish version of a campaign text
+    is filled in."""
     report = LoadReport()
     categories = {category.slug: category for category in Category.objects.all()}
     for position, (slug, name, description) in enumerate(CATEGORIES):
         created = slug not in categories
         if created:
-            categories[slug] = category_create(slug=slug, name=name, description=description, position=position)
+            categories[slug] = category_create(
+                slug=slug, name=name, description=description, position=position, **CATEGORIES_ES[slug]
+            )
+        elif missing := _missing_spanish(categories[slug], CATEGORIES_ES[slug]):
+            categories[slug] = category_update(category_id=categories[slug].pk, **missing)
+            report.count("Spanish versions", True)
         report.count("categories", created)
 
     resolution = Resolution.objects.filter(
         governing_body=RESOLUTION["governing_body"], adopted_on=RESOLUTION["adopted_on"], title=RESOLUTION["title"]
     ).first()
     report.count("resolutions", resolution is None)
-    seeded = {number: text for number, text in enumerate(RESOLUTION["clauses"], start=1)}
+    seeded = {
+        number: {"text": text, "text_es": text_es}
+        for number, (text, text_es) in enumerate(zip(RESOLUTION["clauses"], CLAUSES_ES, strict=True), start=1)
+    }
     if resolution is None:
         resolution = resolution_create(
             by=None,
-            clauses=[{"number": number, "text": text} for number, text in seeded.items()],
+            clauses=[{"number": number, **texts} for number, texts in seeded.items()],
             **{name: RESOLUTION[name] for name in ("governing_body", "adopted_on", "title", "vote", "summary")},
+            **RESOLUTION_ES,
         )
         report.created["clauses"] = len(seeded)
     else:
-        existing = dict(resolution.clauses.values_list("number", "text"))
-        missing = {number: text for number, text in seeded.items() if number not in existing}
-        if missing:
-            whole = {**existing, **missing}
-            resolution_update(
+        existing = {
+            number: {"text": text, "text_es": text_es}
+            for number, text, text_es in resolution.clauses.values_list("number", "text", "text_es")
+        }
+        missing = {number: texts for number, texts in seeded.items() if number not in existing}
+        # A clause as loaded, still without its Spanish version, gets it; one the team reworded is left alone.
+        spanish = {
+            number: {**texts, "text_es": seeded[number]["text_es"]}
+            for number, texts in existing.items()
+            if number in seeded and not texts["text_es"] and texts["text"] == seeded[number]["text"]
+        }
+        fields = _missing_spanish(resolution, RESOLUTION_ES)
+        if missing or spanish or fields:
+            whole = {**existing, **spanish, **missing}
+            resolution = resolution_update(
                 resolution_id=resolution.pk,
                 by=None,
-                clauses=[{"number": number, "text": text} for number, text in sorted(whole.items())],
+                clauses=[{"number": number, **texts} for number, texts in sorted(whole.items())],
+                **fields,
             )
+            report.count("Spanish versions", bool(spanish or fields))
         report.created["clauses"] = len(missing)
     clauses = list(resolution.clauses.filter(number__in=seeded))
 
@@ -257,9 +368,12 @@ def campaign_load() -> LoadReport:
         evidence[seed.key] = found
 
     for item in DEMANDS:
-        created = not Demand.objects.filter(slug=item["slug"]).exists()
-        report.count("demands", created)
-        if not created:
+        found = Demand.objects.filter(slug=item["slug"]).first()
+        report.count("demands", found is None)
+        if found is not None:
+            if missing := _missing_spanish(found, DEMANDS_ES[item["slug"]]):
+                demand_update(demand_id=found.pk, expected_version=found.version, by=None, **missing)
+                report.count("Spanish versions", True)
             continue
         demand = demand_create(
             by=None,
@@ -267,6 +381,7 @@ def campaign_load() -> LoadReport:
             category=categories[item["category"]],
             visibility=Visibility.PUBLIC,
             **{name: item[name] for name in ("slug", "title", "summary", "body", "target", "priority_tier")},
+            **DEMANDS_ES[item["slug"]],
         )
         # The union's first proposal is the demand as the statement submitted it; it moves the demand to
         # `proposed`. Nothing later in the chain comes from the statement, so nothing later is loaded here.
@@ -275,10 +390,12 @@ def campaign_load() -> LoadReport:
             expected_version=demand.version,
             by=None,
             note=SUBMITTED_NOTE,
+            note_es=SUBMITTED_NOTE_ES,
             side=Side.UNION,
             exchanged_on=STATEMENT_DATE,
             language=item["summary"],
             summary=FIRST_PROPOSAL_SUMMARY,
+            summary_es=FIRST_PROPOSAL_SUMMARY_ES,
             visibility=Visibility.PUBLIC,
         )
         report.count("proposals", True)

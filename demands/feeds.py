@@ -10,8 +10,9 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext
 
-from .models import Category, Status, StatusChange
+from .models import Category, Status, StatusChange, localized
 from .selectors import status_changes_visible_to
 
 FEED_LENGTH = 50
@@ -35,12 +36,16 @@ class PublicStatusChangesFeed(Feed):
     def get_object(self, request: HttpRequest, category: str | None = None) -> Category | None:
         return get_object_or_404(Category, slug=category) if category else None
 
+    # In the language of the feed's address (/es/feed/ is Spanish), like the pages.
     def title(self, obj: Category | None) -> str:
-        suffix = f" in {obj.name}" if obj else ""
-        return f"Where our demands stand: status changes{suffix}"
+        if obj is None:
+            return gettext("Where our demands stand: status changes")
+        return gettext("Where our demands stand: status changes in %(category)s") % {
+            "category": localized(obj, "name").text
+        }
 
     def subtitle(self, obj: Category | None) -> str:
-        return "Each move of a public bargaining demand, with the bargaining team's public note."
+        return gettext("Each move of a public bargaining demand, with the bargaining team's public note.")
 
     def link(self, obj: Category | None) -> str:
         dashboard = reverse("demands:demand_list")
@@ -61,8 +66,14 @@ class PublicStatusChangesFeed(Feed):
         return item.headline
 
     def item_description(self, item: StatusChange) -> str:
-        moved = f"Moved from {Status(item.from_status).label} to {Status(item.to_status).label}."
-        return f"{moved} {item.note}" if item.note else moved
+        moved = gettext("Moved from %(from)s to %(to)s.") % {
+            "from": gettext(Status(item.from_status).label),
+            "to": gettext(Status(item.to_status).label),
+        }
+        note = localized(item, "note")
+        if not note.text:
+            return moved
+        return f"{moved} {note.text}" + (f" {gettext('(in English)')}" if note.fallback else "")
 
     def item_link(self, item: StatusChange) -> str:
         return f"{item.demand.get_absolute_url()}#change-{item.pk}"
@@ -74,4 +85,4 @@ class PublicStatusChangesFeed(Feed):
         return item.changed_at
 
     def item_categories(self, item: StatusChange) -> list[str]:
-        return [item.demand.category.name]
+        return [localized(item.demand.category, "name").text]

@@ -20,6 +20,7 @@ from .models import (
     StatusChange,
     TentativeAgreement,
     Visibility,
+    translation_field_names,
 )
 from .roles import TEAM_GROUP
 from .services import agreement_set_language, agreement_sign, demand_transition, proposal_update, vote_record
@@ -37,6 +38,13 @@ class TransitionForm(forms.Form):
         max_length=StatusChange._meta.get_field("note").max_length,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Shown to members and the public, in digests and in the feed.",
+    )
+    note_es = forms.CharField(
+        label="Spanish version of the note",
+        required=False,
+        max_length=StatusChange._meta.get_field("note_es").max_length,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown to Spanish-speaking members and readers; left empty, they see the English note.",
     )
     internal_note = forms.CharField(
         label="Team-only note",
@@ -80,6 +88,7 @@ class TransitionForm(forms.Form):
             expected_version=self.cleaned_data["version"],
             by=by,
             note=self.cleaned_data["note"],
+            note_es=self.cleaned_data["note_es"],
             internal_note=self.cleaned_data["internal_note"],
             session_id=session.pk if session else None,
             occurred_at=self.cleaned_data["occurred_at"],
@@ -105,10 +114,12 @@ class DemandForm(forms.ModelForm):
             "visibility",
             "clauses",
             *Demand.TEAM_ONLY_FIELDS,
+            *translation_field_names(Demand),
         ]
         widgets = {
             "current_language": forms.Textarea(attrs={"rows": 6}),
             "summary": forms.Textarea(attrs={"rows": 3}),
+            "summary_es": forms.Textarea(attrs={"rows": 3}),
             "body": forms.Textarea(attrs={"rows": 6}),
             "internal_notes": forms.Textarea(attrs={"rows": 4}),
             "fallback_position": forms.Textarea(attrs={"rows": 3}),

@@ -1,6 +1,7 @@
 """The union's contract demands, their status through bargaining, evidence and the resolution."""
 
 import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -12,6 +13,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import get_language, gettext, gettext_noop
 from simple_history.models import HistoricalRecords
 
 if TYPE_CHECKING:
@@ -90,18 +93,64 @@ def length_within(field: str, max_length: int, model: str) -> models.CheckConstr
     )
 
 
+# Member-facing texts have a Spanish version beside the English one: each model lists the English fields that
+# have one (`TRANSLATED_FIELDS`), the Spanish column named `<field>_es`. Evidence quotes stay in their original
+# language, and team-only fields are never translated. `localized` is the one rule for which of the two shows.
+TRANSLATION_LANGUAGES = ("es",)  # besides English (settings.LANGUAGE_CODE), which every text has
+
+
+def translated_fields(model: type[models.Model] | models.Model) -> tuple[str, ...]:
+    """The English fields of `model` that have a Spanish version, as the model declares them."""
+    return tuple(getattr(model, "TRANSLATED_FIELDS", ()))
+
+
+def translation_field_names(model: type[models.Model] | models.Model) -> tuple[str, ...]:
+    """The Spanish columns of `model`: `title_es`, ..."""
+    return tuple(f"{name}_{code}" for name in translated_fields(model) for code in TRANSLATION_LANGUAGES)
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A text in the active language, or in English (`fallback`) when it has no version in that language."""
+
+    text: str
+    language: str
+    fallback: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def active_language() -> str:
+    """The active language as one of LANGUAGES (en for anything else)."""
+    code = (get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    return code if code in TRANSLATION_LANGUAGES else settings.LANGUAGE_CODE
+
+
+def localized(instance: models.Model, field: str, *, language: str | None = None) -> Localized:
+    """`instance.<field>` in `language` (default: the active one); English, marked as a fallback, when missing."""
+    language = language or active_language()
+    english = getattr(instance, field) or ""
+    if language in TRANSLATION_LANGUAGES and field in translated_fields(instance):
+        text = getattr(instance, f"{field}_{language}") or ""
+        if text.strip():
+            return Localized(text=text, language=language)
+        return Localized(text=english, language=settings.LANGUAGE_CODE, fallback=bool(english))
+    return Localized(text=english, language=settings.LANGUAGE_CODE)
+
+
 def change_log(name: str, plural: str) -> HistoricalRecords:
     """The audit of every edit (django-simple-history), named in the admin as the change log it is."""
     return HistoricalRecords(verbose_name=f"{name} change", verbose_name_plural=f"change log: {plural}")
 
 
 class Status(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PROPOSED = "proposed", "Proposed"
-    COUNTERED = "countered", "Countered"
-    TENTATIVE_AGREEMENT = "tentative_agreement", "Tentative agreement"
-    RATIFIED = "ratified", "Ratified"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    DRAFT = "draft", gettext_noop("Draft")
+    PROPOSED = "proposed", gettext_noop("Proposed")
+    COUNTERED = "countered", gettext_noop("Countered")
+    TENTATIVE_AGREEMENT = "tentative_agreement", gettext_noop("Tentative agreement")
+    RATIFIED = "ratified", gettext_noop("Ratified")
+    WITHDRAWN = "withdrawn", gettext_noop("Withdrawn")
 
 
 # The only statement of which status may follow which. `ratified` and `withdrawn` are final.
@@ -132,6 +181,10 @@ class Category(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     position = models.PositiveSmallIntegerField(default=0, help_text="Order on pages and in digests.")
+    name_es = models.CharField("name (Spanish)", max_length=100, blank=True)
+    description_es = models.TextField("description (Spanish)", blank=True)
+
+    TRANSLATED_FIELDS = ("name", "description")
 
     class Meta:
         ordering = ["position", "name"]
@@ -162,6 +215,9 @@ class Demand(models.Model):
     internal_notes = limited_text(TEAM_NOTES_MAX_LENGTH, blank=True)
     fallback_position = limited_text(NOTE_MAX_LENGTH, blank=True)
     priority_tier = models.CharField(max_length=16, choices=PriorityTier.choices, default=PriorityTier.IMPORTANT)
+    title_es = models.CharField("title (Spanish)", max_length=200, blank=True)
+    summary_es = limited_text(SUMMARY_MAX_LENGTH, blank=True, verbose_name="summary (Spanish)")
+    target_es = models.CharField("target (Spanish)", max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -171,12 +227,14 @@ class Demand(models.Model):
 
     # Never shown outside the bargaining team's views: serializers, forms, admin, pages and exports read this.
     TEAM_ONLY_FIELDS = ("internal_notes", "fallback_position", "priority_tier", "owner")
+    TRANSLATED_FIELDS = ("title", "summary", "target")
 
     class Meta:
         ordering = ["category__position", "title"]
         permissions = [("transition_demand", "Can move a demand to another status")]
         constraints = [
             length_within("summary", SUMMARY_MAX_LENGTH, "demand"),
+            length_within("summary_es", SUMMARY_MAX_LENGTH, "demand"),
             length_within("internal_notes", TEAM_NOTES_MAX_LENGTH, "demand"),
             length_within("fallback_position", NOTE_MAX_LENGTH, "demand"),
         ]
@@ -211,6 +269,7 @@ class StatusChange(models.Model):
     from_status = models.CharField(max_length=32, choices=Status.choices)
     to_status = models.CharField(max_length=32, choices=Status.choices)
     note = limited_text(NOTE_MAX_LENGTH, blank=True, help_text="Public note, shown to members and the public.")
+    note_es = limited_text(NOTE_MAX_LENGTH, blank=True, verbose_name="public note (Spanish)")
     internal_note = limited_text(NOTE_MAX_LENGTH, blank=True, help_text="Team-only note.")
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -240,6 +299,7 @@ class StatusChange(models.Model):
     objects = StatusChangeQuerySet.as_manager()
 
     TEAM_ONLY_FIELDS = ("internal_note", "changed_by")
+    TRANSLATED_FIELDS = ("note",)
 
     class Meta:
         # Timelines read in the order things happened at the table; digests select by `changed_at`.
@@ -248,6 +308,7 @@ class StatusChange(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(from_status=models.F("to_status")), name="status_change_moves"),
             length_within("note", NOTE_MAX_LENGTH, "status_change"),
+            length_within("note_es", NOTE_MAX_LENGTH, "status_change"),
             length_within("internal_note", NOTE_MAX_LENGTH, "status_change"),
         ]
 
@@ -260,20 +321,27 @@ class StatusChange(models.Model):
 
         Reads `demand.title` and, for a vote, the vote's counts (select them with the row).
         """
-        title = self.demand.title
+        title = localized(self.demand, "title").text
         if self.vote_id is not None:
             vote = self.vote
             assert vote is not None
-            counts = f"{vote.yes:,} yes to {vote.no:,} no, {vote.turnout_percent}% turnout"
+            counts = gettext("%(yes)s yes to %(no)s no, %(turnout)s%% turnout") % {
+                "yes": number_format(vote.yes, force_grouping=True),
+                "no": number_format(vote.no, force_grouping=True),
+                "turnout": vote.turnout_percent,
+            }
             if self.to_status == Status.RATIFIED:
-                return f"Members ratified {title}, {counts}"
-            return f"Members voted down the tentative agreement on {title}, {counts}"
+                return gettext("Members ratified %(title)s, %(counts)s") % {"title": title, "counts": counts}
+            return gettext("Members voted down the tentative agreement on %(title)s, %(counts)s") % {
+                "title": title,
+                "counts": counts,
+            }
         if self.agreement_id is not None and self.to_status == Status.TENTATIVE_AGREEMENT:
-            return f"Tentative agreement reached on {title}"
+            return gettext("Tentative agreement reached on %(title)s") % {"title": title}
         if self.proposal_id is not None:
             if self.to_status == Status.COUNTERED:
-                return f"The Board countered on {title}"
-            return f"The union proposed new language on {title}"
+                return gettext("The Board countered on %(title)s") % {"title": title}
+            return gettext("The union proposed new language on %(title)s") % {"title": title}
         return f"{title}: {self.get_from_status_display()} → {self.get_to_status_display()}"
 
 
@@ -281,12 +349,12 @@ class Evidence(models.Model):
     """A source that backs demands: a report, statistic, news item, testimony or board document."""
 
     class Kind(models.TextChoices):
-        REPORT = "report", "Report"
-        STATISTIC = "statistic", "Statistic"
-        NEWS = "news", "News"
-        TESTIMONY = "testimony", "Testimony"
-        RESEARCH = "research", "Research"
-        BOARD_DOCUMENT = "board_document", "Board document"
+        REPORT = "report", gettext_noop("Report")
+        STATISTIC = "statistic", gettext_noop("Statistic")
+        NEWS = "news", gettext_noop("News")
+        TESTIMONY = "testimony", gettext_noop("Testimony")
+        RESEARCH = "research", gettext_noop("Research")
+        BOARD_DOCUMENT = "board_document", gettext_noop("Board document")
 
     title = models.CharField(max_length=255)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -370,9 +438,13 @@ class Resolution(models.Model):
     vote = models.CharField(max_length=100, help_text='e.g. "7–0, unanimous"')
     summary = models.TextField(blank=True)
     url = models.URLField(max_length=500, blank=True)
+    title_es = models.CharField("title (Spanish)", max_length=255, blank=True)
+    summary_es = models.TextField("summary (Spanish)", blank=True)
 
     history = change_log("resolution", "resolutions")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
+
+    TRANSLATED_FIELDS = ("title", "summary")
 
     class Meta:
         ordering = ["-adopted_on"]
@@ -396,9 +468,12 @@ class ResolutionClause(models.Model):
     resolution = models.ForeignKey(Resolution, on_delete=models.CASCADE, related_name="clauses")
     number = models.PositiveSmallIntegerField()
     text = models.TextField()
+    text_es = models.TextField("text (Spanish)", blank=True)
 
     history = change_log("resolution clause", "resolution clauses")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
+
+    TRANSLATED_FIELDS = ("text",)
 
     class Meta:
         ordering = ["resolution", "number"]
@@ -415,9 +490,9 @@ class BargainingSession(models.Model):
     """A meeting with the Board's negotiators where demands were discussed."""
 
     class Kind(models.TextChoices):
-        TABLE = "table", "Main table"
-        SUBCOMMITTEE = "subcommittee", "Subcommittee"
-        MEDIATION = "mediation", "Mediation"
+        TABLE = "table", gettext_noop("Main table")
+        SUBCOMMITTEE = "subcommittee", gettext_noop("Subcommittee")
+        MEDIATION = "mediation", gettext_noop("Mediation")
         CAUCUS = "caucus", "Team caucus"
 
     held_on = models.DateField(db_index=True)
@@ -441,8 +516,8 @@ class BargainingSession(models.Model):
 
 
 class Side(models.TextChoices):
-    UNION = "union", "The union"
-    BOARD = "board", "The Board"
+    UNION = "union", gettext_noop("The union")
+    BOARD = "board", gettext_noop("The Board")
 
 
 class ProposalQuerySet(VisibleQuerySet):
@@ -462,6 +537,7 @@ class Proposal(models.Model):
     )
     language = models.TextField(blank=True, help_text="The proposed contract language, in full.")
     summary = models.TextField(blank=True, help_text="Member-facing summary.")
+    summary_es = models.TextField("summary (Spanish)", blank=True)
     rationale = models.TextField(blank=True, help_text="Team-only: why the team proposes or how it reads this.")
     visibility = models.CharField(
         max_length=16,
@@ -480,6 +556,7 @@ class Proposal(models.Model):
     objects = ProposalQuerySet.as_manager()
 
     TEAM_ONLY_FIELDS = ("rationale", "created_by")
+    TRANSLATED_FIELDS = ("summary",)
 
     class Meta:
         ordering = ["demand", "number"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils.translation import gettext
 
 from .models import (
     Audience,
@@ -166,7 +167,7 @@ class Progress:
 
 
 def _bar(status: Status, count: int, whole: int) -> Bar:
-    return Bar(key=status.value, label=status.label, count=count, percent=round(100 * count / whole))
+    return Bar(key=status.value, label=gettext(status.label), count=count, percent=round(100 * count / whole))
 
 
 def progress_of(demands: list[Demand]) -> Progress:
@@ -203,6 +204,7 @@ def status_changes_for_members(
             "from_status",
             "to_status",
             "note",
+            "note_es",
             "changed_at",
             "occurred_at",
             "agreement_id",
@@ -214,9 +216,12 @@ def status_changes_for_members(
             "proposal__demand_id",
             "proposal__number",
             "proposal__language",
+            "proposal__summary",
+            "proposal__summary_es",
             "proposal__visibility",
             "demand__current_language",
             "demand__title",
+            "demand__title_es",
             "demand__slug",
             "demand__category__name",
             "demand__category__slug",
@@ -250,6 +255,7 @@ def evidence_for_members(*, since: datetime.datetime, until: datetime.datetime) 
             "evidence_id",
             "claim",
             "demand__title",
+            "demand__title_es",
             "demand__slug",
             "demand__category__name",
             "demand__category__slug",

@@ -7,7 +7,9 @@ from typing import Any, cast
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 from slugify import slugify
 
 from .errors import Conflict, DomainError, InvalidTransition, StaleVersion, ValidationFailed
@@ -29,6 +31,7 @@ from .models import (
     StatusChange,
     TentativeAgreement,
     Visibility,
+    translation_field_names,
 )
 
 # The demand's fields an edit may set; `status` moves only by `demand_transition`.
@@ -45,6 +48,7 @@ DEMAND_FIELDS = frozenset(
         "current_language",
         "clauses",
         *Demand.TEAM_ONLY_FIELDS,
+        *translation_field_names(Demand),
     }
 )
 NOT_EDITABLE = {"status": "Change the status with a transition, not an edit."}
@@ -216,6 +220,7 @@ def demand_transition(
     internal_note: str = "",
     session_id: int | None = None,
     occurred_at: datetime.datetime | None = None,
+    note_es: str = "",
     proposal_id: int | None = None,
     agreement_id: int | None = None,
     vote_id: int | None = None,
@@ -230,7 +235,7 @@ def demand_transition(
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         _refuse_move(demand, to_status)
-        note, internal_note = note.strip(), internal_note.strip()
+        note, internal_note, note_es = note.strip(), internal_note.strip(), note_es.strip()
         session = None
         if session_id is not None:
             session = BargainingSession.objects.filter(pk=session_id).first()
@@ -248,6 +253,7 @@ def demand_transition(
             from_status=demand.status,
             to_status=to_status,
             note=note,
+            note_es=note_es,
             internal_note=internal_note,
             changed_by=by,
             session=session,
@@ -299,7 +305,7 @@ def evidence_link_create(
     return link
 
 
-CATEGORY_FIELDS = frozenset({"name", "slug", "description", "position"})
+CATEGORY_FIELDS = frozenset({"name", "slug", "description", "position", *translation_field_names(Category)})
 
 
 def category_create(**fields: Any) -> Category:
@@ -399,8 +405,11 @@ def evidence_update(
     return evidence
 
 
-RESOLUTION_FIELDS = frozenset({"governing_body", "number", "title", "adopted_on", "vote", "summary", "url"})
-CLAUSE_FIELDS = frozenset({"number", "text"})
+RESOLUTION_FIELDS = frozenset(
+    {"governing_body", "number", "title", "adopted_on", "vote", "summary", "url", *translation_field_names(Resolution)}
+)
+CLAUSE_FIELDS = frozenset({"number", "text", *translation_field_names(ResolutionClause)})
+ClauseTexts = tuple[str, str]  # (text, text_es)
 
 
 def _refuse_duplicate_resolution(resolution: Resolution) -> None:
@@ -417,14 +426,17 @@ def _refuse_duplicate_resolution(resolution: Resolution) -> None:
         )
 
 
-def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, str]:
-    """Clause texts by number; numbers whole, at least 1 and unique. Errors keyed like `clauses.1.number`."""
-    by_number: dict[int, str] = {}
+def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, ClauseTexts]:
+    """Clause texts (English, Spanish) by number; numbers whole, at least 1 and unique.
+
+    Errors keyed like `clauses.1.number`.
+    """
+    by_number: dict[int, ClauseTexts] = {}
     errors: dict[str, list[str]] = {}
     for index, data in enumerate(clauses):
         for field in sorted(set(data) - CLAUSE_FIELDS):
             errors[f"clauses.{index}.{field}"] = ["There is no such field."]
-        clause = ResolutionClause(number=data.get("number"), text=data.get("text", ""))  # type: ignore[misc]
+        clause = ResolutionClause(number=data.get("number"), text=data.get("text", ""), text_es=data.get("text_es", ""))  # type: ignore[misc]
         try:
             clause.full_clean(exclude=["resolution"], validate_constraints=False)
         except ValidationError as exc:
@@ -435,17 +447,19 @@ def _clean_clauses(clauses: Iterable[Mapping[str, Any]]) -> dict[int, str]:
         elif clause.number in by_number:
             errors[f"clauses.{index}.number"] = [f"Clause {clause.number} is listed twice."]
         else:
-            by_number[clause.number] = clause.text
+            by_number[clause.number] = (clause.text, clause.text_es)
     if errors:
         raise ValidationFailed(errors)
     return by_number
 
 
-def _clauses_changed(resolution: Resolution, clauses: dict[int, str]) -> bool:
-    return dict(resolution.clauses.values_list("number", "text")) != clauses
+def _clauses_changed(resolution: Resolution, clauses: dict[int, ClauseTexts]) -> bool:
+    return {
+        number: (text, es) for number, text, es in resolution.clauses.values_list("number", "text", "text_es")
+    } != clauses
 
 
-def _save_clauses(resolution: Resolution, clauses: dict[int, str], by: User | None) -> None:
+def _save_clauses(resolution: Resolution, clauses: dict[int, ClauseTexts], by: User | None) -> None:
     """Match clauses by number: existing ones keep their id (and so their demand links)."""
     existing = {clause.number: clause for clause in resolution.clauses.select_for_update()}
     dropped = [clause for number, clause in existing.items() if number not in clauses]
@@ -462,16 +476,16 @@ def _save_clauses(resolution: Resolution, clauses: dict[int, str], by: User | No
     for clause in dropped:
         clause._history_user = by
         clause.delete()
-    for number, text in sorted(clauses.items()):
+    for number, (text, text_es) in sorted(clauses.items()):
         clause = existing.get(number) or ResolutionClause(resolution=resolution, number=number)
-        if clause.pk is not None and clause.text == text:
+        if clause.pk is not None and (clause.text, clause.text_es) == (text, text_es):
             continue
-        clause.text = text
+        clause.text, clause.text_es = text, text_es
         clause._history_user = by
         clause.save()
 
 
-def _save_resolution(resolution: Resolution, clauses: dict[int, str] | None, by: User | None) -> None:
+def _save_resolution(resolution: Resolution, clauses: dict[int, ClauseTexts] | None, by: User | None) -> None:
     _refuse_duplicate_resolution(resolution)
     resolution._history_user = by
     resolution.save()
@@ -562,7 +576,9 @@ def session_update(
 
 # The status a proposal of each side moves its demand to.
 PROPOSAL_MOVES = {Side.UNION: Status.PROPOSED, Side.BOARD: Status.COUNTERED}
-PROPOSAL_FIELDS = frozenset({"side", "exchanged_on", "language", "summary", "rationale", "visibility"})
+PROPOSAL_FIELDS = frozenset(
+    {"side", "exchanged_on", "language", "summary", "rationale", "visibility", *translation_field_names(Proposal)}
+)
 
 
 def _refuse_future(field: str, day: datetime.date | None, what: str) -> None:
@@ -577,6 +593,7 @@ def proposal_create(
     by: User | None,
     session_id: int | None = None,
     note: str = "",
+    note_es: str = "",
     **fields: Any,
 ) -> Proposal:
     """Record a proposal, numbered next on its demand, and move the demand as the side's pass does (a union
@@ -595,7 +612,7 @@ def proposal_create(
         proposal.number = (last or 0) + 1
         proposal._history_user = by
         proposal.save()
-        _record_pass(demand, proposal, to_status, by=by, note=note, session_id=session_id)
+        _record_pass(demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=session_id)
     return proposal
 
 
@@ -611,7 +628,14 @@ def _proposal_move(demand: Demand, proposal: Proposal) -> str | None:
 
 
 def _record_pass(
-    demand: Demand, proposal: Proposal, to_status: str | None, *, by: User | None, note: str, session_id: int | None
+    demand: Demand,
+    proposal: Proposal,
+    to_status: str | None,
+    *,
+    by: User | None,
+    note: str,
+    note_es: str = "",
+    session_id: int | None,
 ) -> None:
     """Move the demand as `_proposal_move` said, one history row citing the proposal; else bump its version."""
     if to_status is None:
@@ -623,6 +647,7 @@ def _record_pass(
         expected_version=demand.version,
         by=by,
         note=note,
+        note_es=note_es,
         session_id=session_id,
         occurred_at=_moment_of(proposal.exchanged_on, demand),
         proposal_id=proposal.pk,
@@ -632,8 +657,10 @@ def _record_pass(
 # A team draft may be edited and passed across the table (visibility `team` → `members` or `public`); once
 # passed, its words are what the other side received: only the member-facing summary and the team's rationale
 # stay editable.
-PROPOSAL_EDITABLE = frozenset({"exchanged_on", "language", "summary", "rationale", "visibility"})
-PASSED_PROPOSAL_EDITABLE = frozenset({"summary", "rationale"})
+PROPOSAL_EDITABLE = frozenset(
+    {"exchanged_on", "language", "summary", "rationale", "visibility", *translation_field_names(Proposal)}
+)
+PASSED_PROPOSAL_EDITABLE = frozenset({"summary", "rationale", *translation_field_names(Proposal)})
 PROPOSAL_NOT_EDITABLE = {
     "side": "A proposal's side cannot change; record a new proposal.",
     "number": "Proposals are numbered in the order they are recorded.",
@@ -642,7 +669,7 @@ PROPOSAL_NOT_EDITABLE = {
 
 
 def proposal_update(
-    *, proposal_id: int, expected_version: int, by: User | None, note: str = "", **fields: Any
+    *, proposal_id: int, expected_version: int, by: User | None, note: str = "", note_es: str = "", **fields: Any
 ) -> Proposal:
     """Edit a proposal if nobody changed its demand since `expected_version` (the demand's version, as every
     write on a demand). A team draft's language, summary, rationale and date may change; setting its visibility
@@ -673,7 +700,7 @@ def proposal_update(
         to_status = _proposal_move(demand, proposal) if draft else None
         proposal._history_user = by
         proposal.save()
-        _record_pass(demand, proposal, to_status, by=by, note=note, session_id=proposal.session_id)
+        _record_pass(demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=proposal.session_id)
     return proposal
 
 
@@ -813,6 +840,18 @@ def _clean_vote_counts(counts: Mapping[str, Any]) -> dict[str, int]:
     return cleaned
 
 
+def _vote_note(vote: RatificationVote, language: str) -> str:
+    """The public note of a vote's status changes, in `language`, its counts grouped as that language does."""
+    with translation.override(language):
+        counts = {
+            "yes": number_format(vote.yes, force_grouping=True),
+            "no": number_format(vote.no, force_grouping=True),
+        }
+        if vote.passed:
+            return gettext("Members ratified the tentative agreement, %(yes)s yes to %(no)s no.") % counts
+        return gettext("Members voted down the tentative agreement, %(yes)s yes to %(no)s no.") % counts
+
+
 def vote_record(
     *, held_on: datetime.date, demand_ids: Iterable[int], by: User | None, **counts: Any
 ) -> RatificationVote:
@@ -846,8 +885,7 @@ def vote_record(
         vote.save()
         vote.demands.set(demands)
         to_status = Status.RATIFIED if vote.passed else Status.COUNTERED
-        outcome = "ratified" if vote.passed else "voted down"
-        note = f"Members {outcome} the tentative agreement, {vote.yes:,} yes to {vote.no:,} no."
+        note, note_es = (_vote_note(vote, language) for language in ("en", "es"))
         for demand in demands:
             demand_transition(
                 demand_id=demand.pk,
@@ -855,6 +893,7 @@ def vote_record(
                 expected_version=demand.version,
                 by=by,
                 note=note,
+                note_es=note_es,
                 occurred_at=_moment_of(held_on, demand),
                 vote_id=vote.pk,
             )

@@ -3,6 +3,7 @@ import os
 import psycopg
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
+from django.utils import translation
 from pytest_django.fixtures import validate_django_db
 from pytest_django.plugin import blocking_manager_key
 
@@ -24,6 +25,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "Start it (.ci/run shows how) or point DATABASE_URL at a server you can use.",
             returncode=3,
         )
+
+
+@pytest.fixture(autouse=True)
+def english_between_tests():
+    """Each test starts in English: a request to /es/... leaves Spanish active in the test's thread (as
+    LocaleMiddleware does in any thread), which would turn a later `reverse` into an /es/ path."""
+    translation.activate("en")
+    yield
+    translation.deactivate()
 
 
 def _is_transactional(item: pytest.Item) -> bool:

@@ -7,7 +7,10 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from demands.models import Category, Status, StatusChange, Visibility
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop, ngettext, pgettext
+
+from demands.models import Category, Localized, Status, StatusChange, Visibility, localized
 from demands.redlines import as_html, as_text, redline
 from demands.selectors import (
     demand_status_counts_for_members,
@@ -32,6 +35,11 @@ class DigestChange:
     changed_at: datetime.datetime  # when it was recorded: what puts it in a digest
     occurred_at: datetime.datetime  # when it happened at the table: what the digest shows and orders by
     headline: str = ""
+    to_status: str = ""
+    note_fallback: bool = False  # the note is the English one: no Spanish version was written
+    title_fallback: bool = False
+    summary: str = ""  # a proposal's member-facing summary
+    summary_fallback: bool = False
     redline_html: str = ""  # a proposal's language against the one before it, inline-styled for mail clients
     redline_text: str = ""  # the same as `[-old-]{+new+}`
 
@@ -43,7 +51,7 @@ class DigestEvidence:
     publisher: str
     published_on: datetime.date | None
     url: str
-    supports: tuple[tuple[str, str], ...]  # (demand title, demand url)
+    supports: tuple[tuple[str, str], ...]  # (demand title, demand url): every member-visible demand it supports
 
 
 @dataclass
@@ -60,22 +68,85 @@ class StandingRow:
     percent: int
 
 
+# What makes a change the digest's headline: an outcome first, then a move at the table.
+IMPORTANCE: dict[str, int] = {
+    Status.RATIFIED: 5,
+    Status.TENTATIVE_AGREEMENT: 4,
+    Status.WITHDRAWN: 3,
+    Status.COUNTERED: 2,
+    Status.PROPOSED: 1,
+}
+
+
 @dataclass
 class DigestContent:
-    """What one member's digest says: changes and evidence grouped by category, and where we stand."""
+    """What one member's digest says: changes and evidence grouped by category, and where we stand.
+
+    Each evidence item appears once, so the counts below are what the body shows.
+    """
 
     window_start: datetime.datetime
     window_end: datetime.datetime
     groups: list[DigestGroup]
     standing: list[StandingRow]
+    language: str = "en"
+
+    @property
+    def changes(self) -> list[DigestChange]:
+        return [change for group in self.groups for change in group.changes]
 
     @property
     def change_count(self) -> int:
-        return sum(len(group.changes) for group in self.groups)
+        return len(self.changes)
 
     @property
     def evidence_count(self) -> int:
         return sum(len(group.evidence) for group in self.groups)
+
+    @property
+    def top_change(self) -> DigestChange | None:
+        """The most important change: an outcome before a move, the latest of equals."""
+        return max(
+            self.changes, key=lambda change: (IMPORTANCE.get(change.to_status, 0), change.occurred_at), default=None
+        )
+
+    @property
+    def summary(self) -> str:
+        """What happened, in one line: "2 demands moved, 1 tentative agreement reached" (in the active language)."""
+        changes = self.changes
+        agreements = sum(1 for change in changes if change.to_status == Status.TENTATIVE_AGREEMENT)
+        ratified = sum(1 for change in changes if change.to_status == Status.RATIFIED)
+        moved = len(
+            {
+                change.demand_url
+                for change in changes
+                if change.to_status not in (Status.TENTATIVE_AGREEMENT, Status.RATIFIED)
+            }
+        )
+        evidence = self.evidence_count
+        parts = [
+            ngettext("%(count)s demand moved", "%(count)s demands moved", moved) % {"count": moved},
+            ngettext("%(count)s tentative agreement reached", "%(count)s tentative agreements reached", agreements)
+            % {"count": agreements},
+            ngettext("%(count)s agreement ratified", "%(count)s agreements ratified", ratified) % {"count": ratified},
+            ngettext("%(count)s new piece of evidence", "%(count)s new pieces of evidence", evidence)
+            % {"count": evidence},
+        ]
+        counts = (moved, agreements, ratified, evidence)
+        return pgettext("list separator", ", ").join(part for part, count in zip(parts, counts, strict=True) if count)
+
+    @property
+    def subject(self) -> str:
+        """The most important change by name, then the summary line."""
+        top = self.top_change
+        first = next((item for group in self.groups for item in group.evidence), None)
+        if top is not None:
+            lead = top.headline
+        elif first is not None:
+            lead = gettext("New evidence: %(title)s") % {"title": first.title}
+        else:
+            return gettext("Bargaining update: nothing new")
+        return f"{lead} · {self.summary}"
 
     @property
     def is_empty(self) -> bool:
@@ -96,7 +167,7 @@ class _Evidence:
     evidence: DigestEvidence
 
 
-OTHER_GROUP = "Other new evidence"
+OTHER_GROUP = gettext_noop("Other new evidence")
 
 
 class DigestSource:
@@ -107,52 +178,86 @@ class DigestSource:
     """
 
     def __init__(self, *, since: datetime.datetime, until: datetime.datetime) -> None:
-        categories = {category.id: category for category in Category.objects.only("name", "position")}
-        self._category_order = {cid: (c.position, c.name) for cid, c in categories.items()}
-        self._category_names = {cid: c.name for cid, c in categories.items()}
-        rows = list(status_changes_for_members(since=since, until=until))
-        chains = proposal_languages_for_members({row.demand_id for row in rows if row.proposal_id is not None})
-        self._changes = [
+        self._categories = {category.id: category for category in Category.objects.only("name", "name_es", "position")}
+        self._category_order = {cid: (c.position, c.name) for cid, c in self._categories.items()}
+        self._rows = list(status_changes_for_members(since=since, until=until))
+        self._chains = proposal_languages_for_members(
+            {row.demand_id for row in self._rows if row.proposal_id is not None}
+        )
+        self._evidence_rows = list(evidence_for_members(since=since, until=until))
+        self._counts: dict[int, dict[str, int]] = defaultdict(dict)
+        for row in demand_status_counts_for_members():
+            self._counts[row["category_id"]][row["status"]] = row["count"]
+        # Texts and links per language, each built once, from the rows above: no query per language.
+        self._built: dict[str, tuple[dict[int, str], list[_Change], list[_Evidence]]] = {}
+
+    def _in(self, language: str) -> tuple[dict[int, str], list[_Change], list[_Evidence]]:
+        if language not in self._built:
+            with translation.override(language):
+                self._built[language] = self._build()
+        return self._built[language]
+
+    def _build(self) -> tuple[dict[int, str], list[_Change], list[_Evidence]]:
+        """Category names, changes and evidence in the active language, links in its URLs (/es/...)."""
+        names = {cid: localized(category, "name").text for cid, category in self._categories.items()}
+        rows, chains = self._rows, self._chains
+        changes = [
             _Change(
                 at=row.changed_at,
                 category_id=row.demand.category_id,
                 change=DigestChange(
-                    demand_title=row.demand.title,
+                    demand_title=localized(row.demand, "title").text,
                     demand_url=demand_url(row.demand),
-                    from_label=Status(row.from_status).label,
-                    to_label=Status(row.to_status).label,
-                    note=row.note,
+                    from_label=gettext(Status(row.from_status).label),
+                    to_label=gettext(Status(row.to_status).label),
+                    note=localized(row, "note").text,
                     changed_at=row.changed_at,
                     occurred_at=row.occurred_at,
                     headline=row.headline,
+                    to_status=row.to_status,
+                    note_fallback=localized(row, "note").fallback,
+                    title_fallback=localized(row.demand, "title").fallback,
+                    summary=_summary(row).text,
+                    summary_fallback=_summary(row).fallback,
                     **_redlines(row, chains),
                 ),
             )
             for row in rows
         ]
-        self._evidence = [
+        evidence = [
             _Evidence(
                 at=item.created_at,
                 category_ids=frozenset(link.demand.category_id for link in item.member_links),  # type: ignore[attr-defined]  # prefetch to_attr
                 evidence=DigestEvidence(
                     title=item.title,
-                    kind_label=item.get_kind_display(),
+                    kind_label=gettext(item.get_kind_display()),
                     publisher=item.publisher,
                     published_on=item.published_on,
                     url=item.url,
-                    supports=tuple((link.demand.title, demand_url(link.demand)) for link in item.member_links),  # type: ignore[attr-defined]
+                    supports=tuple(
+                        (localized(link.demand, "title").text, demand_url(link.demand))
+                        for link in item.member_links  # type: ignore[attr-defined]
+                    ),
                 ),
             )
-            for item in evidence_for_members(since=since, until=until)
+            for item in self._evidence_rows
         ]
-        self._counts: dict[int, dict[str, int]] = defaultdict(dict)
-        for row in demand_status_counts_for_members():
-            self._counts[row["category_id"]][row["status"]] = row["count"]
+        return names, changes, evidence
 
     def content_for(
-        self, *, window_start: datetime.datetime, window_end: datetime.datetime, topics: TopicKey
+        self,
+        *,
+        window_start: datetime.datetime,
+        window_end: datetime.datetime,
+        topics: TopicKey,
+        language: str = "en",
     ) -> DigestContent:
-        """The digest for a member whose window and topics are these (no topics: every category)."""
+        """The digest for a member whose window, topics (none: every category) and language are these.
+
+        Each evidence item is listed once, under the first of its categories (in page order) the member
+        follows; it names every demand it supports.
+        """
+        names, changes, evidence = self._in(language)
 
         def wanted(category_id: int) -> bool:
             return not topics or category_id in topics
@@ -161,21 +266,21 @@ class DigestSource:
 
         def group(category_id: int | None) -> DigestGroup:
             if category_id not in groups:
-                name = OTHER_GROUP if category_id is None else self._category_names[category_id]
+                name = gettext(OTHER_GROUP) if category_id is None else names[category_id]
                 groups[category_id] = DigestGroup(category=name)
             return groups[category_id]
 
-        for item in self._changes:
+        for item in changes:
             if window_start < item.at <= window_end and wanted(item.category_id):
                 group(item.category_id).changes.append(item.change)
-        for item in self._evidence:
-            if not window_start < item.at <= window_end:
+        for entry in evidence:
+            if not window_start < entry.at <= window_end:
                 continue
-            shown_in = [cid for cid in item.category_ids if wanted(cid)]
-            if not item.category_ids and not topics:
-                shown_in = [None]
-            for category_id in sorted(shown_in, key=lambda cid: cid or 0):
-                group(category_id).evidence.append(item.evidence)
+            shown_in = sorted((cid for cid in entry.category_ids if wanted(cid)), key=self._category_order.__getitem__)
+            if shown_in:
+                group(shown_in[0]).evidence.append(entry.evidence)
+            elif not entry.category_ids and not topics:
+                group(None).evidence.append(entry.evidence)
 
         for digest_group in groups.values():
             digest_group.changes.sort(key=lambda change: change.occurred_at)
@@ -184,21 +289,31 @@ class DigestSource:
             window_start=window_start,
             window_end=window_end,
             groups=[groups[cid] for cid in ordered],
-            standing=self._standing(topics),
+            standing=self._standing(topics, language),
+            language=language,
         )
 
-    def _standing(self, topics: TopicKey) -> list[StandingRow]:
+    def _standing(self, topics: TopicKey, language: str) -> list[StandingRow]:
         totals = dict.fromkeys(Status.values, 0)
         for category_id, counts in self._counts.items():
             if not topics or category_id in topics:
                 for status, count in counts.items():
                     totals[status] += count
         biggest = max(totals.values()) or 1
-        return [
-            StandingRow(label=Status(status).label, count=count, percent=round(100 * count / biggest))
-            for status, count in totals.items()
-            if count
-        ]
+        with translation.override(language):
+            return [
+                StandingRow(label=gettext(Status(status).label), count=count, percent=round(100 * count / biggest))
+                for status, count in totals.items()
+                if count
+            ]
+
+
+def _summary(row: StatusChange) -> Localized:
+    """A member-visible proposal's summary in the active language (English, marked, when it has none)."""
+    proposal = row.proposal
+    if proposal is None or proposal.visibility == Visibility.TEAM:
+        return Localized(text="", language="")
+    return localized(proposal, "summary")
 
 
 def _redlines(row: StatusChange, chains: dict[int, list[tuple[int, str]]]) -> dict[str, str]:
@@ -221,4 +336,9 @@ def digest_changes_for(
 ) -> DigestContent:
     """What changed for `member` in (window_start, window_end], within member visibility and their topics."""
     source = DigestSource(since=window_start, until=window_end)
-    return source.content_for(window_start=window_start, window_end=window_end, topics=member_topic_key(member))
+    return source.content_for(
+        window_start=window_start,
+        window_end=window_end,
+        topics=member_topic_key(member),
+        language=member.digest_language,
+    )

@@ -19,7 +19,9 @@ def digest_preview(*, member: Member, frequency: str | None = None) -> tuple[Dig
     previous_end = previous_digest_ends().filter(member=member).values_list("run__window_end", flat=True).first()
     window_start = previous_end or digest_period(frequency=frequency, now=now).window_start
     source = DigestSource(since=window_start, until=now)
-    content = source.content_for(window_start=window_start, window_end=now, topics=member_topic_key(member))
+    content = source.content_for(
+        window_start=window_start, window_end=now, topics=member_topic_key(member), language=member.digest_language
+    )
     return content, None if content.is_empty else digest_render(content)
 
 

@@ -10,7 +10,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import sanitize_address
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ..links import DigestLinks
 from ..models import DigestBody
@@ -57,10 +57,13 @@ class RenderedDigest:
 
 
 def digest_render(content: DigestContent) -> RenderedDigest:
-    """Render the three templates of one digest content (CSS inlined once here, not per member)."""
+    """Render the three templates of one digest content (CSS inlined once here, not per member).
+
+    In the content's language: subject, text, HTML and the site's links (/es/... for Spanish).
+    """
     context = {"content": content, "links": _PLACEHOLDERS}
     # Dates read in digest time, the calendar the windows are cut on, whatever zone is active.
-    with timezone.override(digest_time_zone()):
+    with timezone.override(digest_time_zone()), translation.override(content.language):
         subject = " ".join(render_to_string("bargaining/emails/digest.subject.txt", context).split())
         text = render_to_string("bargaining/emails/digest.txt", context)
         html = render_to_string("bargaining/emails/digest.html", {**context, "subject": subject})

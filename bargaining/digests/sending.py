@@ -190,12 +190,11 @@ def _prepare(deliveries: list[Delivery]) -> tuple[list[Prepared], dict[str, list
     )
     keys: dict[ContentKey, int] = {}
     for delivery in live:
-        key = (delivery.window_start, delivery.run.window_end, member_topic_key(delivery.member))
-        keys.setdefault(key, delivery.run_id)
+        keys.setdefault(_content_key(delivery), delivery.run_id)
     rendered, fresh = _rendered_once_per_run(keys, source)
     to_send: list[tuple[Delivery, RenderedDigest]] = []
     for delivery in live:
-        digest = rendered[(delivery.window_start, delivery.run.window_end, member_topic_key(delivery.member))]
+        digest = rendered[_content_key(delivery)]
         if digest is None:
             skips[Delivery.SkipReason.NOTHING_NEW].append(delivery.pk)
         else:
@@ -206,14 +205,21 @@ def _prepare(deliveries: list[Delivery]) -> tuple[list[Prepared], dict[str, list
     return [(delivery, digest, body_ids[id(digest)]) for delivery, digest in to_send], skips
 
 
-ContentKey = tuple[datetime.datetime, datetime.datetime, TopicKey]  # a member's window and topics
+ContentKey = tuple[datetime.datetime, datetime.datetime, TopicKey, str]  # a member's window, topics and language
+
+
+def _content_key(delivery: Delivery) -> ContentKey:
+    member = delivery.member
+    return (delivery.window_start, delivery.run.window_end, member_topic_key(member), member.digest_language)
+
+
 # Long enough for any run to finish (retries and sweeps included); a run's contents are final once rendered.
 RENDER_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def _render_cache_key(run_id: int, key: ContentKey) -> str:
-    window_start, window_end, topics = key
-    parts = f"{window_start.isoformat()}|{window_end.isoformat()}|{','.join(map(str, sorted(topics)))}"
+    window_start, window_end, topics, language = key
+    parts = f"{window_start.isoformat()}|{window_end.isoformat()}|{','.join(map(str, sorted(topics)))}|{language}"
     return f"bargaining:digest-render:{run_id}:{hashlib.sha256(parts.encode()).hexdigest()}"
 
 
@@ -238,7 +244,7 @@ def _rendered_once_per_run(
         if known == "" or (known and known in stored):
             rendered[key] = stored[known] if known else None
             continue
-        content = source.content_for(window_start=key[0], window_end=key[1], topics=key[2])
+        content = source.content_for(window_start=key[0], window_end=key[1], topics=key[2], language=key[3])
         digest = None if content.is_empty else digest_render(content)
         rendered[key] = digest
         fresh[cache_key] = digest.key if digest is not None else ""

@@ -6,10 +6,13 @@ from typing import Any
 from django import template
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
+from django.utils.formats import number_format
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from demands import roles
-from demands.models import team_only_fields
+from demands.models import Localized, localized, team_only_fields
 from demands.redlines import Op, as_html
 
 register = template.Library()
@@ -30,6 +33,33 @@ def _shown(instance: models.Model, name: str) -> Any:
     if isinstance(value, models.Model):
         return value.get_username() if isinstance(value, User) else str(value)
     return value
+
+
+def _localized(value: models.Model | Localized | str, name: str) -> Localized:
+    if isinstance(value, models.Model):
+        return localized(value, name)
+    return value if isinstance(value, Localized) else Localized(text=str(value or ""), language="")
+
+
+@register.filter
+def tr(instance: models.Model | Localized, name: str = "") -> SafeString:
+    """`{{ demand|tr:"title" }}`: the text in the page's language; English, marked as English, when missing."""
+    text = _localized(instance, name)
+    if not text.fallback:
+        return format_html("{}", text.text)
+    return format_html(
+        '<span lang="{}">{}</span> <span class="in-english">{}</span>',
+        text.language,
+        text.text,
+        gettext("(in English)"),
+    )
+
+
+@register.filter
+def tr_text(instance: models.Model | Localized, name: str = "") -> str:
+    """`{{ demand|tr_text:"title" }}`: the same as plain text (titles, attributes, text emails)."""
+    text = _localized(instance, name)
+    return f"{text.text} {gettext('(in English)')}" if text.fallback else text.text
 
 
 @register.inclusion_tag("demands/_team_only.html", takes_context=True)
@@ -63,8 +93,8 @@ def redline_html(ops: list[Op]) -> SafeString:
 
 @register.filter
 def intcomma_plain(value: int) -> str:
-    """18204 → "18,204", without loading django.contrib.humanize for one filter."""
-    return f"{int(value):,}"
+    """18204 → "18,204" in English, "18.204" in Spanish: grouped in the active language's format."""
+    return number_format(int(value), force_grouping=True)
 
 
 @register.filter

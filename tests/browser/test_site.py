@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from demands.campaign import campaign_load
-from demands.models import Demand, Proposal, Visibility
+from demands.models import Demand, Proposal, Resolution, Visibility
 from tests.factories import DemandFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -149,7 +149,9 @@ def axe_violations(page: Page) -> list[str]:
 def test_axe_finds_no_serious_issue(live_server, site: Page, campaign, team_user):
     assert AXE.exists(), "run `npm ci` (make test does) to install axe-core"
     found = {}
-    for path in ("/", "/demands/appropriate-personnel/", "/demands/?q=social+workers", "/bulletin/"):
+    english = ("/", "/demands/appropriate-personnel/", "/demands/?q=social+workers", "/bulletin/")
+    resolution = "/es" + Resolution.objects.get().get_absolute_url()
+    for path in (*english, "/es/", "/es/demands/appropriate-personnel/", resolution):
         site.goto(live_server.url + path)
         found[path] = axe_violations(site)
     sign_in(site, live_server.url, team_user.username, "/demands/appropriate-personnel/")

@@ -118,6 +118,8 @@ VISIBLE = {
     visibility: {f"DEMAND-{visibility.upper()}-CANARY", f"EVIDENCE-{visibility.upper()}-CANARY"}
     for visibility in Visibility.values
 }
+# Each demand's Spanish title, shown on the /es/ pages and in Spanish digests to the same audiences.
+VISIBLE_ES = {visibility: {f"DEMANDA-{visibility.upper()}-CANARIO"} for visibility in Visibility.values}
 
 
 @pytest.fixture
@@ -127,7 +129,10 @@ def world(db) -> dict:
     demands, evidence = {}, {}
     for visibility in Visibility.values:
         demand = DemandFactory(
-            title=f"DEMAND-{visibility.upper()}-CANARY", slug=f"demand-{visibility}", visibility=visibility
+            title=f"DEMAND-{visibility.upper()}-CANARY",
+            title_es=f"DEMANDA-{visibility.upper()}-CANARIO",
+            slug=f"demand-{visibility}",
+            visibility=visibility,
         )
         demand.clauses.add(clause)
         session.demands.add(demand)
@@ -206,7 +211,8 @@ def page_urls(world: dict) -> list[str]:
     urls = ["/", "/evidence/", "/feed/", world["clause"].resolution.get_absolute_url(), "/sessions/"]
     urls += ["/demands/", "/demands/?q=canary", "/demands.csv", "/demands.json", "/bulletin/", "/feeds/"]
     urls += [f"/feed/{world['demands']['public'].category.slug}/"]
-    return urls + [demand.get_absolute_url() for demand in world["demands"].values()]
+    urls += [demand.get_absolute_url() for demand in world["demands"].values()]
+    return urls + ["/es" + url for url in urls]  # every page again, in Spanish
 
 
 def api_urls(world: dict) -> list[str]:
@@ -239,16 +245,20 @@ def shown(seen_by_url: dict) -> set[str]:
 
 
 def test_pages_and_feed_follow_the_audience(users, world, team_only):
-    needles = set().union(*VISIBLE.values()) | team_only
+    needles = set().union(*VISIBLE.values(), *VISIBLE_ES.values()) | team_only
     urls = page_urls(world)
     seen = {
         role: {url: fingerprint(client_for(user).get(url), needles) for url in urls} for role, user in users.items()
     }
     assert_rows_alike(seen, urls)
-    assert shown(seen["anonymous"]) == VISIBLE["public"]
-    assert shown(seen["member"]) == VISIBLE["public"] | VISIBLE["members"]
-    assert shown(seen["team"]) >= set().union(*VISIBLE.values())
+    assert shown(seen["anonymous"]) == VISIBLE["public"] | VISIBLE_ES["public"]
+    assert (
+        shown(seen["member"]) == VISIBLE["public"] | VISIBLE["members"] | VISIBLE_ES["public"] | VISIBLE_ES["members"]
+    )
+    assert shown(seen["team"]) >= set().union(*VISIBLE.values(), *VISIBLE_ES.values())
     assert shown(seen["team"]) & team_only, "the team's pages show the team-only fields"
+    spanish = {url: found for url, found in seen["member"].items() if url.startswith("/es/")}
+    assert shown(spanish) >= VISIBLE_ES["members"], "the /es/ pages show the Spanish titles"
     assert seen["staff"][world["demands"]["members"].get_absolute_url()][0] == 404
     assert seen["staff"]["/sessions/"][0] in (302, 403)
 
@@ -374,14 +384,18 @@ def digest_bytes(world: dict, django_capture_on_commit_callbacks) -> list[bytes]
     StatusChange.objects.update(changed_at=moment)
     Evidence.objects.update(created_at=moment)
     MemberFactory(email="reader@example.org")
+    MemberFactory(email="lector@example.org", language="es")
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_digests", "--frequency", "weekly", stdout=StringIO())
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0].message().as_bytes()
-    delivery = Delivery.objects.get(member__email="reader@example.org")
-    browser = Client().get(urlsplit(digest_url(delivery)).path)
-    assert browser.status_code == 200
-    return [message, browser.content]
+    assert len(mail.outbox) == 2
+    by_address = {message.to[0]: message.message().as_bytes() for message in mail.outbox}
+    pages = []
+    for address in ("reader@example.org", "lector@example.org"):
+        delivery = Delivery.objects.get(member__email=address)
+        browser = Client().get(urlsplit(digest_url(delivery)).path)
+        assert browser.status_code == 200
+        pages.append(browser.content)
+    return [by_address["reader@example.org"], pages[0], by_address["lector@example.org"], pages[1]]
 
 
 @pytest.mark.parametrize("who", ["anonymous", "member", "staff"])
@@ -402,12 +416,14 @@ def test_no_team_only_field_in_any_non_team_output(
         for index, body in enumerate(digest_bytes(world, django_capture_on_commit_callbacks)):
             outputs[f"digest {index}"] = body
         assert b"DEMAND-MEMBERS-CANARY" in outputs["digest 0"], "the digest carries what members may read"
+        assert b"DEMANDA-MEMBERS-CANARIO" in outputs["digest 3"], "and the Spanish one in Spanish"
     assert len(outputs) >= 20
     for where, body in outputs.items():
         text = body.decode("utf-8", "replace")
         leaked = {needle for needle in (*team_only, *TEAM_ROWS) if needle in text}
         assert not leaked, f"{where} shows {leaked}"
         assert "DEMAND-TEAM-CANARY" not in text, where
+        assert "DEMANDA-TEAM-CANARIO" not in text, where
     # The API's team-only keys are absent, not null, from every non-team representation.
     for url in api_urls(world):
         if api.get(url).status_code != 200:

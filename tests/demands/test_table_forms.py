@@ -453,3 +453,20 @@ def test_hostile_vote_input_is_refused_on_the_form(team_client, demands):
     assert response.status_code == 400
     assert 'id="vote-form-errors"' in html(response)
     assert not RatificationVote.objects.exists()
+
+
+def test_the_table_reads_in_spanish_under_es(team_client):
+    """The proposal chain, the signed agreement and the vote on `/es/...`: Spanish words, Spanish numbers."""
+    demand = DemandFactory(status=Status.COUNTERED, visibility=Visibility.PUBLIC, slug="consejeros")
+    Proposal.objects.create(
+        demand=demand, number=1, side="union", exchanged_on=TODAY(), language="Counselors.", visibility="public"
+    )
+    reach(demand)
+    team_client.post("/votes/new/", vote_data(demand))
+    page = html(Client().get(f"/es/demands/{demand.slug}/"))
+    assert "Propuesta 1: el sindicato propuso" in page
+    assert "Firmado por el sindicato" in page and "Votación de ratificación" in page
+    # Spanish groups digits with a no-break space (Django's `es` format), English with a comma.
+    assert "18\xa0204 a favor y 1\xa0310 en contra" in page and "margen de 16\xa0894" in page
+    assert "Los miembros ratificaron el acuerdo tentativo" in page
+    assert "Signed for the union" not in page and "yes to" not in page

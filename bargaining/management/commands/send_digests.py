@@ -1,10 +1,13 @@
 """`send_digests --frequency weekly|daily`: plan and send a digest run now."""
 
+import logging
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
+from bargaining.digests.periods import digest_period
 from bargaining.models import DigestRun
 from bargaining.selectors import digest_run_counts
 from bargaining.tasks import digest_plan_and_enqueue
@@ -21,12 +24,28 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, frequency: str, no_wait: bool, **options) -> None:
+        if not settings.REDIS_URL:
+            # In-process, each batch's "Task ... succeeded" line would interleave with this command's own report.
+            logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+        now = timezone.now()
+        period = digest_period(frequency=frequency, now=now)
+        planned = DigestRun.objects.filter(frequency=frequency, period_start=period.start).first()
+        # Counted before planning: in-process, the batches have run by the time planning returns.
+        before = digest_run_counts(planned.pk) if planned is not None else None
         try:
-            run = digest_plan_and_enqueue(frequency=frequency)
+            run = digest_plan_and_enqueue(frequency=frequency, now=now)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         counts = digest_run_counts(run.pk)
-        self.stdout.write(f"{run}: {counts.eligible} deliveries planned.")
+        if before is None:
+            self.stdout.write(f"{run}: {counts.eligible} deliveries planned.")
+        else:
+            added = counts.eligible - before.eligible
+            self.stdout.write(
+                f"{run}: already planned: {before.eligible} deliveries, {before.sent} sent, "
+                f"{before.pending + before.sending} pending"
+                + (f"; {added} more planned now (members who joined since)." if added else ".")
+            )
         # Without a broker the batches already ran in-process, once planning committed.
         while settings.REDIS_URL and not no_wait:
             run.refresh_from_db()
