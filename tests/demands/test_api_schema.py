@@ -158,7 +158,9 @@ def test_docs_page_points_at_the_schema(client):
 
 
 @pytest.mark.parametrize("method", ["get", "head", "options"])
-@pytest.mark.parametrize("path", ["/api/v1/demands/", "/api/v1/evidence/", "/api/v1/members/", "/api/docs/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/demands/", "/api/v1/evidence/", "/api/v1/members/", "/api/docs/", "/api/redoc/"]
+)
 def test_browsable_api_and_docs_answer_every_safe_method(api_client, team_user, path, method):
     response = getattr(api_client(team_user), method)(path, HTTP_ACCEPT="text/html")
     assert response.status_code in (200, 204)
