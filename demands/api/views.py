@@ -156,6 +156,7 @@ class RedocView(SpectacularRedocView):
 
     template_name = "demands/api_redoc.html"
 
+    @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         if "script" in request.GET:
             return HttpResponse(redoc_bundle(), content_type="application/javascript")
