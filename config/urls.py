@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from bargaining.api.urls import router as bargaining_api
 from demands.api.urls import router as demands_api
-from demands.api.views import DocsView, TokenView, not_found
+from demands.api.views import DocsView, RedocView, TokenView, not_found
 
 from . import views
 
@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/v1/", include(demands_api.urls + bargaining_api.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
     re_path(r"^api/(?P<path>.*)$", not_found),
 ]
 # What members and the public read, in English at these paths and in Spanish under /es/.

@@ -92,3 +92,24 @@ def test_email_html_pages_allow_inline_styles_but_never_scripts(client, admin_us
     directives = policy(client.get("/admin/bargaining/digestrun/preview/"))
     assert directives["style-src"] == ["'self'", "'unsafe-inline'"]
     assert directives["script-src"] == ["'self'"]
+
+
+def test_redoc_alone_allows_inline_styles_and_loads_nothing_from_another_origin(client):
+    assert settings.CSP_REDOC == {"style-src": ["'unsafe-inline'"]}
+    response = client.get("/api/redoc/")
+    assert response.status_code == 200
+    directives = policy(response)
+    assert directives["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert directives["script-src"] == ["'self'"]
+    assert {name: values for name, values in directives.items() if name != "style-src"} == {
+        name: values for name, values in policy(client.get("/api/docs/")).items() if name != "style-src"
+    }
+    html = response.content.decode()
+    assert not INLINE.findall(html)
+    assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", html)
+    assert '<script src="/api/redoc/?script="></script>' in html
+    script = client.get("/api/redoc/?script=")
+    assert script["Content-Type"].startswith("application/javascript")
+    bundle = script.content.decode()
+    assert "Redoc" in bundle
+    assert "cdn.redoc.ly" not in bundle

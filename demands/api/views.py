@@ -1,17 +1,22 @@
 """The demands API: thin views over the selectors (reads) and the services (writes)."""
 
+import functools
 import re
 from abc import ABCMeta, abstractmethod
 from collections import defaultdict
 from typing import Any
 
+from csp.decorators import csp_update
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve
+from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from drf_spectacular.views import SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework import mixins, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -85,6 +90,8 @@ from .serializers import (
 
 # A strong ETag such as "3". A weak one (W/"3", as compressing proxies rewrite it) names the same version.
 IF_MATCH_RE = re.compile(r'^\s*(?:W/)?"([0-9]{1,10})"\s*$')
+REDOC_BUNDLE = "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"  # the only URL of another origin the bundle loads
 
 ETAG_HEADER = OpenApiParameter(
     "ETag",
@@ -142,6 +149,34 @@ class DocsView(SpectacularSwaggerSplitView):
     def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         # The parent renders OPTIONS through its HTML template renderer without a template: a 500.
         return HttpResponse(status=204, headers={"Allow": "GET, HEAD, OPTIONS"})
+
+
+@method_decorator(csp_update(settings.CSP_REDOC), name="dispatch")  # Redoc's injected <style>s; scripts stay 'self'
+class RedocView(SpectacularRedocView):
+    """The reference docs (Redoc) for /api/schema/, from drf-spectacular-sidecar's bundle: no CDN, no web font,
+    no inline script. Its styling library writes <style> tags at run time, so this page alone allows inline styles."""
+
+    template_name = "demands/api_redoc.html"
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "script" in request.GET:
+            return HttpResponse(redoc_bundle(), content_type="application/javascript")
+        return super().get(request, *args, **kwargs)
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        # As for DocsView: the parent's HTML template renderer has no template for OPTIONS.
+        return HttpResponse(status=204, headers={"Allow": "GET, HEAD, OPTIONS"})
+
+
+@functools.cache
+def redoc_bundle() -> str:
+    """drf-spectacular-sidecar's Redoc bundle, less the one thing it fetches from another origin: the Redocly logo
+    in its menu, which it draws unconditionally from a CDN. `data:,` is no image, so Redoc drops the <img>."""
+    path = finders.find(REDOC_BUNDLE)
+    assert isinstance(path, str), REDOC_BUNDLE
+    with open(path, encoding="utf-8") as bundle:
+        return bundle.read().replace(REDOC_LOGO, "data:,")
 
 
 def is_schema_request(view: Any) -> bool:

@@ -54,3 +54,20 @@ def test_api_docs_render_offline_with_no_violation(live_server, page: Page):
     expect(page.locator(".opblock").first).to_be_visible()
     assert outside == []
     assert violations == []
+
+
+def test_redoc_renders_offline_with_no_violation(live_server, page: Page):
+    violations = watch_violations(page)
+    outside: list[str] = []
+    page.route(
+        re.compile(r"^https?://(?!localhost|127\.0\.0\.1).*"),
+        lambda route: (outside.append(route.request.url), route.abort()),
+    )
+    page.goto(live_server.url + "/api/redoc/")
+    # Redoc drew the schema: its title, and an operation from the API.
+    expect(page.get_by_role("heading", name=re.compile("Bargaining Demand Tracker API"))).to_be_visible()
+    expect(page.get_by_text("/api/v1/demands/", exact=False).first).to_be_attached()
+    # Its styles applied (the <style> tags it writes were allowed): the menu is a styled side panel.
+    assert page.locator(".menu-content").evaluate("node => getComputedStyle(node).position") != "static"
+    assert outside == []
+    assert violations == []

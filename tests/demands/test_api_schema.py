@@ -1,7 +1,9 @@
-"""Schemathesis over every operation of /api/schema/, as anonymous and as the team.
+"""Schemathesis over every operation of /api/schema/, as anonymous and as the team, in its fuzzing,
+coverage and stateful phases.
 
-Each response must not be a 5xx, and its status code, content type, headers and body must be
-the ones the schema documents. Examples per operation are bounded to keep the run short.
+Each response must not be a 5xx, and a 4xx is `{detail, code, errors}`; in the fuzzing phase its status
+code, content type, headers and body must also be the ones the schema documents. Examples per operation,
+coverage cases per operation and stateful scenarios are bounded to keep the run short.
 """
 
 import datetime
@@ -15,6 +17,9 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.drivers import CoverageGenerator
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.generation.overrides import Override
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -54,6 +59,8 @@ TEAM_WRITES = {
         ("PATCH", f"/api/v1/{resource}/{{id}}/"),
     ]
 }
+COVERAGE_CASES = 25
+STATEFUL_SCENARIOS = 15
 EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 15, schemathesis.GenerationMode.NEGATIVE: 8}
 
 
@@ -158,7 +165,92 @@ def test_docs_page_points_at_the_schema(client):
 
 
 @pytest.mark.parametrize("method", ["get", "head", "options"])
-@pytest.mark.parametrize("path", ["/api/v1/demands/", "/api/v1/evidence/", "/api/v1/members/", "/api/docs/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/demands/", "/api/v1/evidence/", "/api/v1/members/", "/api/docs/", "/api/redoc/"]
+)
 def test_browsable_api_and_docs_answer_every_safe_method(api_client, team_user, path, method):
     response = getattr(api_client(team_user), method)(path, HTTP_ACCEPT="text/html")
     assert response.status_code in (200, 204)
+
+
+def assert_error_shape(response) -> None:
+    """A 4xx from the API is `{detail, code, errors}` (the one exception handler), whatever was sent."""
+    if 400 <= response.status_code < 500:
+        body = response.json()
+        assert set(body) == {"detail", "code", "errors"}, (response.status_code, body)
+
+
+def run_coverage_phase(headers: dict[str, str]) -> int:
+    """Schemathesis's coverage phase over every operation: the edges of every parameter and body (missing,
+    empty, too long, wrong type, out of range, every enum value), positive and negative. The pytest plugin
+    that runs it (`schemathesis.pytest.from_fixture`) does not run under this pytest, so its generator is
+    driven here, each case sent with the role's headers."""
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+    cases = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        generator = CoverageGenerator(
+            operation=operation,
+            generation_modes=list(EXAMPLES),
+            generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
+            auth_storage=None,
+            override=Override(),
+            feedback=FeedbackSources(),
+        )
+        every = list(generator)
+        # An even spread of at most COVERAGE_CASES per operation keeps the run short, edges of each kind included.
+        for case in every[:: max(1, len(every) // COVERAGE_CASES)]:
+            response = case.call(headers=headers)
+            case.validate_response(response, checks=[not_a_server_error], headers=headers)
+            assert_error_shape(response)
+            cases += 1
+    return cases
+
+
+@pytest.mark.usefixtures("unthrottled", "wsgi_in_test_transaction", "objects")
+def test_coverage_phase_of_every_operation_as_anonymous_and_as_team(team_user):
+    assert run_coverage_phase({}) > 400
+    token = Token.objects.create(user=team_user)
+    assert run_coverage_phase({"Authorization": f"Token {token.key}"}) > 400
+
+
+def run_stateful_phase(headers: dict[str, str]) -> list[tuple[str, str, int]]:
+    """Schemathesis's stateful phase: sequences of calls that feed one response's ids (the links it infers
+    from the schema and from `Location` headers) into the next operation, so found objects are read,
+    changed and transitioned, not only missing ones."""
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+    calls: list[tuple[str, str, int]] = []
+
+    class Workflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict:
+            return {"headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
+            calls.append((case.method.upper(), case.operation.path, response.status_code))
+            case.validate_response(response, checks=[not_a_server_error], headers=headers)
+            assert_error_shape(response)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    return calls
+
+
+@pytest.mark.usefixtures("unthrottled", "wsgi_in_test_transaction", "objects")
+def test_stateful_phase_as_anonymous_and_as_team(team_user):
+    anonymous = run_stateful_phase({})
+    token = Token.objects.create(user=team_user)
+    team = run_stateful_phase({"Authorization": f"Token {token.key}"})
+    writes = ("POST", "PUT", "PATCH")
+    # Anonymous writes are refused; the team's scenarios created objects and went on to read and change them.
+    assert not [call for call in anonymous if call[0] in writes and call[2] < 300]
+    assert [call for call in team if call[0] == "POST" and call[2] == 201]
+    assert [call for call in team if call[0] in writes and "{id}" in call[1] and call[2] == 200]
