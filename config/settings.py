@@ -236,10 +236,18 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 CSP_EMAIL_HTML = {"style-src": ["'unsafe-inline'"]}  # added to the policy by `csp_update` on those two views
-# Redoc at /api/redoc/ (demands/api/views.py `RedocView`) styles itself with <style> tags it writes at run
-# time (styled-components), whose content no hash can name in advance and which carry no nonce: that page
-# alone allows inline styles. Its scripts stay 'self', like every page's.
-CSP_REDOC = {"style-src": ["'unsafe-inline'"]}
+# Redoc at /api/redoc/ (demands/api/views.py `RedocView`), on that view only. Its styling library writes an empty
+# <style> and fills it through the CSSOM (which no policy governs), and its bundle inserts one fixed stylesheet,
+# perfect-scrollbar's: those two contents are allowed by their hashes, nothing else inline. Its search runs in a
+# worker it starts from a blob: URL. The hashes change only with drf-spectacular-sidecar's Redoc, and
+# tests/browser/test_content_policy.py reports a violation if they no longer match. Scripts stay 'self'.
+CSP_REDOC = {
+    "style-src": [
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",  # an empty <style>
+        "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",  # perfect-scrollbar's CSS
+    ],
+    "worker-src": ["blob:"],
+}
 
 REST_FRAMEWORK = {
     # Token first: an anonymous write then gets 401 with `WWW-Authenticate: Token`, not a bare 403.

@@ -94,22 +94,31 @@ def test_email_html_pages_allow_inline_styles_but_never_scripts(client, admin_us
     assert directives["script-src"] == ["'self'"]
 
 
-def test_redoc_alone_allows_inline_styles_and_loads_nothing_from_another_origin(client):
-    assert settings.CSP_REDOC == {"style-src": ["'unsafe-inline'"]}
+def test_redoc_is_served_by_the_app_and_allows_only_its_own_two_styles(client):
     response = client.get("/api/redoc/")
     assert response.status_code == 200
-    directives = policy(response)
-    assert directives["style-src"] == ["'self'", "'unsafe-inline'"]
-    assert directives["script-src"] == ["'self'"]
-    assert {name: values for name, values in directives.items() if name != "style-src"} == {
-        name: values for name, values in policy(client.get("/api/docs/")).items() if name != "style-src"
-    }
     html = response.content.decode()
     assert not INLINE.findall(html)
     assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", html)
     assert '<script src="/api/redoc/?script="></script>' in html
+    directives = policy(response)
+    # Two fixed contents by hash; no 'unsafe-inline', no nonce, scripts from this origin only.
+    hashes = settings.CSP_REDOC["style-src"]
+    assert len(hashes) == 2 and all(re.fullmatch(r"'sha256-[A-Za-z0-9+/]{43}='", value) for value in hashes)
+    assert directives["style-src"] == ["'self'", *hashes]
+    assert directives["worker-src"] == ["blob:"]
+    for name in ("default-src", "script-src", "connect-src", "img-src", "font-src", "object-src"):
+        assert directives[name] == policy(client.get("/api/docs/"))[name], name
+    # The bundle, from the app, without the one address of another origin it would load (Redocly's logo).
     script = client.get("/api/redoc/?script=")
     assert script["Content-Type"].startswith("application/javascript")
     bundle = script.content.decode()
     assert "Redoc" in bundle
     assert "cdn.redoc.ly" not in bundle
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/", "/api/schema/"])
+def test_redoc_relaxation_stays_on_its_own_view(client, path):
+    directives = policy(client.get(path))
+    assert "worker-src" not in directives
+    assert not set(directives["style-src"]) & set(settings.CSP_REDOC["style-src"])

@@ -1,25 +1,33 @@
-"""Schemathesis over every operation of /api/schema/, as anonymous and as the team, in its fuzzing,
-coverage and stateful phases.
+"""Schemathesis over every operation of /api/schema/, as anonymous and as the team, in its three phases.
 
-Each response must not be a 5xx, and a 4xx is `{detail, code, errors}`; in the fuzzing phase its status
-code, content type, headers and body must also be the ones the schema documents. Examples per operation,
-coverage cases per operation and stateful scenarios are bounded to keep the run short.
+- coverage: every boundary and every kind of wrong value the schema implies, for each parameter and field
+  (missing, wrong type, out of range, unexpected methods, wrong content types);
+- fuzzing: random bodies and parameters, valid and invalid, on found and missing objects;
+- stateful: sequences of calls following the links schemathesis infers (create, then read and change what
+  was created).
+
+Each response must not be a 5xx; a 4xx has the `{detail, code, errors}` shape; status code, content type,
+headers and body must be the ones the schema documents. Fuzzing examples and stateful runs are bounded
+to keep the run short; the coverage phase is finite by construction.
 """
 
 import datetime
+from typing import Any
 
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
-from schemathesis.checks import not_a_server_error
-from schemathesis.generation.drivers import CoverageGenerator
-from schemathesis.generation.feedback import FeedbackSources
-from schemathesis.generation.overrides import Override
+from schemathesis import GenerationMode
+from schemathesis.checks import CheckContext, not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.transport import Response
+from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
+from schemathesis.schemas import APIOperation, BaseSchema
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -43,8 +51,27 @@ from tests.factories import (
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
+
+def error_shape(ctx: CheckContext, response: Response, case: schemathesis.Case) -> None:
+    """Every 4xx of the API is `{detail, code, errors}`: a sentence, a code and field -> messages."""
+    if not 400 <= response.status_code < 500 or case.method.upper() == "HEAD":
+        return
+    assert response.headers.get("content-type", [""])[0].startswith("application/json"), (
+        f"{response.status_code} is not JSON: {response.headers.get('content-type')}"
+    )
+    body = response.json()
+    assert isinstance(body, dict) and set(body) == {"detail", "code", "errors"}, body
+    assert isinstance(body["detail"], str) and body["detail"], body
+    assert isinstance(body["code"], str) and body["code"], body
+    assert isinstance(body["errors"], dict), body
+    for field, messages in body["errors"].items():
+        assert isinstance(field, str) and isinstance(messages, list), body
+        assert all(isinstance(message, str) for message in messages), body
+
+
 CHECKS = [
     not_a_server_error,
+    error_shape,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
@@ -59,8 +86,7 @@ TEAM_WRITES = {
         ("PATCH", f"/api/v1/{resource}/{{id}}/"),
     ]
 }
-COVERAGE_CASES = 25
-STATEFUL_SCENARIOS = 15
+STATEFUL_RUNS, STATEFUL_STEPS = 20, 8
 EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 15, schemathesis.GenerationMode.NEGATIVE: 8}
 
 
@@ -111,17 +137,49 @@ def wsgi_in_test_transaction():
     request_finished.connect(close_old_connections)
 
 
-def run_every_operation(headers: dict[str, str], objects: dict[str, int]) -> int:
+def load_schema() -> tuple[BaseSchema, list[APIOperation]]:
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 26
     assert {(operation.method.upper(), operation.path) for operation in operations} >= TEAM_WRITES
+    return schema, operations
+
+
+def resource_of(operation: APIOperation) -> str:
+    return operation.path.removeprefix("/api/v1/").split("/")[0]
+
+
+def run_coverage_phase(headers: dict[str, str], objects: dict[str, int]) -> tuple[int, int]:
+    """Every case of schemathesis's coverage phase, once each. A case whose path id is a valid one is sent to a
+    found object, so that its body and query are judged by the view rather than refused by a 404."""
+    schema, operations = load_schema()
+    sent = found = 0
     for operation in operations:
-        resource = operation.path.removeprefix("/api/v1/").split("/")[0]
+        cases = schema.iter_coverage_cases(
+            operation,
+            generation_modes=list(GenerationMode),
+            generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
+        )
+        for case in cases:
+            path = case.meta.components.get(ParameterLocation.PATH) if case.meta else None
+            if path is not None and path.mode.is_positive and "id" in case.path_parameters:
+                case.path_parameters["id"] = objects[resource_of(operation)]
+                found += 1
+            response = case.call(headers=headers)
+            case.validate_response(response, checks=CHECKS, headers=headers)
+            sent += 1
+    return sent, found
+
+
+def run_fuzzing_phase(headers: dict[str, str], objects: dict[str, int]) -> int:
+    _, operations = load_schema()
+    for operation in operations:
         for mode, examples in EXAMPLES.items():
             strategy = operation.as_strategy(generation_mode=mode)
             if "{id}" in operation.path:
-                found = operation.as_strategy(generation_mode=mode, path_parameters={"id": objects[resource]})
+                found = operation.as_strategy(
+                    generation_mode=mode, path_parameters={"id": objects[resource_of(operation)]}
+                )
                 strategy = st.one_of(strategy, found)
 
             @settings(
@@ -141,19 +199,79 @@ def run_every_operation(headers: dict[str, str], objects: dict[str, int]) -> int
     return len(operations)
 
 
-@pytest.mark.usefixtures("unthrottled", "wsgi_in_test_transaction")
-def test_every_operation_as_anonymous(objects):
-    run_every_operation({}, objects)
+def run_stateful_phase(headers: dict[str, str]) -> list[StepInput]:
+    """Sequences of calls along the links schemathesis infers from the schema (a created item's id feeds the
+    operations on `{id}`), with the same checks on every step."""
+    schema, _ = load_schema()
+    steps: list[StepInput] = []
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            # Each run starts from the same rows, so that Hypothesis can replay a failing run.
+            self.savepoint = transaction.savepoint()
+
+        def teardown(self) -> None:
+            transaction.savepoint_rollback(self.savepoint)
+
+        def step(self, input: StepInput) -> StepOutput:
+            steps.append(input)
+            return super().step(input)
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(self, response: Response, case: schemathesis.Case, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_RUNS,
+            stateful_step_count=STATEFUL_STEPS,
+            phases=[Phase.generate],
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    return steps
+
+
+@pytest.fixture(params=["anonymous", "team"])
+def audience(request, db) -> dict[str, str]:
+    """The request headers of an anonymous client, or of the bargaining team with its token."""
+    if request.param == "anonymous":
+        return {}
+    token = Token.objects.create(user=request.getfixturevalue("team_user"))
+    return {"Authorization": f"Token {token.key}"}
 
 
 @pytest.mark.usefixtures("unthrottled", "wsgi_in_test_transaction")
-def test_every_operation_as_team(objects, team_user):
-    token = Token.objects.create(user=team_user)
-    run_every_operation({"Authorization": f"Token {token.key}"}, objects)
-    # The team's writes were exercised with bodies that pass, not only refused ones.
-    assert Evidence.objects.count() > 1
-    assert Resolution.objects.count() > 1
-    assert BargainingSession.objects.count() > 1
+def test_coverage_phase_over_every_operation(objects, audience):
+    sent, found = run_coverage_phase(audience, objects)
+    assert sent > 2000  # every operation's cases, not a few
+    assert found > 500  # and many of those on `{id}` were judged against a real object
+
+
+@pytest.mark.usefixtures("unthrottled", "wsgi_in_test_transaction")
+def test_fuzzing_phase_over_every_operation(objects, audience):
+    run_fuzzing_phase(audience, objects)
+    if audience:
+        # The team's writes were exercised with bodies that pass, not only refused ones.
+        assert Evidence.objects.count() > 1
+        assert Resolution.objects.count() > 1
+        assert BargainingSession.objects.count() > 1
+
+
+@pytest.mark.usefixtures("unthrottled", "wsgi_in_test_transaction")
+def test_stateful_phase_follows_links(objects, audience):
+    steps = run_stateful_phase(audience)
+    linked = {(step.case.method.upper(), step.case.path) for step in steps if step.transition is not None}
+    # Ids taken from earlier responses fed later calls (which ones depends on the ids the rows got), for
+    # several operations; for the team, writes too.
+    assert len(linked) >= 3, linked
+    if audience:
+        assert {method for method, _ in linked} - {"GET"}, linked
 
 
 def test_docs_page_points_at_the_schema(client):
@@ -171,86 +289,3 @@ def test_docs_page_points_at_the_schema(client):
 def test_browsable_api_and_docs_answer_every_safe_method(api_client, team_user, path, method):
     response = getattr(api_client(team_user), method)(path, HTTP_ACCEPT="text/html")
     assert response.status_code in (200, 204)
-
-
-def assert_error_shape(response) -> None:
-    """A 4xx from the API is `{detail, code, errors}` (the one exception handler), whatever was sent."""
-    if 400 <= response.status_code < 500:
-        body = response.json()
-        assert set(body) == {"detail", "code", "errors"}, (response.status_code, body)
-
-
-def run_coverage_phase(headers: dict[str, str]) -> int:
-    """Schemathesis's coverage phase over every operation: the edges of every parameter and body (missing,
-    empty, too long, wrong type, out of range, every enum value), positive and negative. The pytest plugin
-    that runs it (`schemathesis.pytest.from_fixture`) does not run under this pytest, so its generator is
-    driven here, each case sent with the role's headers."""
-    schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
-    cases = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        generator = CoverageGenerator(
-            operation=operation,
-            generation_modes=list(EXAMPLES),
-            generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
-            auth_storage=None,
-            override=Override(),
-            feedback=FeedbackSources(),
-        )
-        every = list(generator)
-        # An even spread of at most COVERAGE_CASES per operation keeps the run short, edges of each kind included.
-        for case in every[:: max(1, len(every) // COVERAGE_CASES)]:
-            response = case.call(headers=headers)
-            case.validate_response(response, checks=[not_a_server_error], headers=headers)
-            assert_error_shape(response)
-            cases += 1
-    return cases
-
-
-@pytest.mark.usefixtures("unthrottled", "wsgi_in_test_transaction", "objects")
-def test_coverage_phase_of_every_operation_as_anonymous_and_as_team(team_user):
-    assert run_coverage_phase({}) > 400
-    token = Token.objects.create(user=team_user)
-    assert run_coverage_phase({"Authorization": f"Token {token.key}"}) > 400
-
-
-def run_stateful_phase(headers: dict[str, str]) -> list[tuple[str, str, int]]:
-    """Schemathesis's stateful phase: sequences of calls that feed one response's ids (the links it infers
-    from the schema and from `Location` headers) into the next operation, so found objects are read,
-    changed and transitioned, not only missing ones."""
-    schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
-    calls: list[tuple[str, str, int]] = []
-
-    class Workflow(schema.as_state_machine()):
-        def get_call_kwargs(self, case: schemathesis.Case) -> dict:
-            return {"headers": headers}
-
-        def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
-            calls.append((case.method.upper(), case.operation.path, response.status_code))
-            case.validate_response(response, checks=[not_a_server_error], headers=headers)
-            assert_error_shape(response)
-
-    Workflow.run(
-        settings=settings(
-            max_examples=STATEFUL_SCENARIOS,
-            stateful_step_count=6,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-    )
-    return calls
-
-
-@pytest.mark.usefixtures("unthrottled", "wsgi_in_test_transaction", "objects")
-def test_stateful_phase_as_anonymous_and_as_team(team_user):
-    anonymous = run_stateful_phase({})
-    token = Token.objects.create(user=team_user)
-    team = run_stateful_phase({"Authorization": f"Token {token.key}"})
-    writes = ("POST", "PUT", "PATCH")
-    # Anonymous writes are refused; the team's scenarios created objects and went on to read and change them.
-    assert not [call for call in anonymous if call[0] in writes and call[2] < 300]
-    assert [call for call in team if call[0] == "POST" and call[2] == 201]
-    assert [call for call in team if call[0] in writes and "{id}" in call[1] and call[2] == 200]
