@@ -10,10 +10,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import sanitize_address
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ..links import DigestLinks
-from ..models import DigestBody
+from ..models import DigestBody, Member
 from .content import DigestContent
 from .periods import digest_time_zone
 
@@ -54,6 +54,19 @@ class RenderedDigest:
     def from_body(cls, body: DigestBody) -> "RenderedDigest":
         """A stored body as sent, placeholders and all."""
         return cls(subject=body.subject, text=body.text, html=body.html)
+
+
+def digest_language(member: Member) -> str:
+    """The language a member's digest is rendered in: their `language` if the site offers it, else the default.
+
+    Part of the content key, so unsupported codes ("fr" while only en and es exist) share the default's rendering.
+    """
+    for code in (member.language, settings.LANGUAGE_CODE):
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
 
 
 def digest_render(content: DigestContent) -> RenderedDigest:

@@ -5,10 +5,13 @@ The database is the source of truth. A delivery row moves pending → sending (c
 """
 
 import datetime
+import functools
 import hashlib
+import json
 import logging
 import smtplib
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from anymail.exceptions import AnymailRecipientsRefused
@@ -19,13 +22,13 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import connection as db_connection
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ..links import delivery_links
 from ..models import Delivery, DigestBody, Member
 from .content import DigestSource, TopicKey, member_topic_key
 from .limits import DailyCapReached, send_slot
-from .rendering import DigestTemplate, RenderedDigest, digest_message, digest_render, site_domain
+from .rendering import DigestTemplate, RenderedDigest, digest_language, digest_message, digest_render, site_domain
 from .sweeping import digest_runs_finish
 
 logger = logging.getLogger(__name__)
@@ -184,65 +187,127 @@ def _prepare(deliveries: list[Delivery]) -> tuple[list[Prepared], dict[str, list
             live.append(delivery)
     if not live:
         return [], skips
-    source = DigestSource(
-        since=min(delivery.window_start for delivery in live),
-        until=max(delivery.run.window_end for delivery in live),
-    )
+    since = min(delivery.window_start for delivery in live)
+    until = max(delivery.run.window_end for delivery in live)
+    # Loaded only when this batch has something to render: a batch whose contents another batch of its
+    # run rendered already reads their stored bodies instead.
+    source = functools.cache(lambda: DigestSource(since=since, until=until))
     keys: dict[ContentKey, int] = {}
     for delivery in live:
-        key = (delivery.window_start, delivery.run.window_end, member_topic_key(delivery.member))
-        keys.setdefault(key, delivery.run_id)
-    rendered, fresh = _rendered_once_per_run(keys, source)
-    to_send: list[tuple[Delivery, RenderedDigest]] = []
+        keys.setdefault(_content_key(delivery), delivery.run_id)
+    rendered = _rendered_once_per_run(keys, source)
+    prepared: list[Prepared] = []
     for delivery in live:
-        digest = rendered[(delivery.window_start, delivery.run.window_end, member_topic_key(delivery.member))]
-        if digest is None:
+        found = rendered[_content_key(delivery)]
+        if found is None:
             skips[Delivery.SkipReason.NOTHING_NEW].append(delivery.pk)
         else:
-            to_send.append((delivery, digest))
-    body_ids = _store_bodies([digest for digest in rendered.values() if digest is not None])
-    # Only once the bodies are stored may another batch (or worker) find them through the cache.
-    cache.set_many(fresh, timeout=RENDER_CACHE_SECONDS)
-    return [(delivery, digest, body_ids[id(digest)]) for delivery, digest in to_send], skips
+            prepared.append((delivery, found[0], found[1]))
+    return prepared, skips
 
 
-ContentKey = tuple[datetime.datetime, datetime.datetime, TopicKey]  # a member's window and topics
+# A member's window, topics and digest language: deliveries with equal keys in one run get the same digest.
+ContentKey = tuple[datetime.datetime, datetime.datetime, TopicKey, str]
 # Long enough for any run to finish (retries and sweeps included); a run's contents are final once rendered.
 RENDER_CACHE_SECONDS = 7 * 24 * 3600
+# How long a batch waits for a content another batch (or worker) is rendering before rendering it itself;
+# the claim expires after RENDER_CLAIM_SECONDS, so a worker that died while rendering holds nobody up for long.
+RENDER_CLAIM_SECONDS = 60
+RENDER_WAIT_SECONDS = 30.0
+RENDER_POLL_SECONDS = 0.05
+
+
+def _content_key(delivery: Delivery) -> ContentKey:
+    member = delivery.member
+    return (delivery.window_start, delivery.run.window_end, member_topic_key(member), digest_language(member))
 
 
 def _render_cache_key(run_id: int, key: ContentKey) -> str:
-    window_start, window_end, topics = key
-    parts = f"{window_start.isoformat()}|{window_end.isoformat()}|{','.join(map(str, sorted(topics)))}"
+    window_start, window_end, topics, language = key
+    parts = f"{window_start.isoformat()}|{window_end.isoformat()}|{','.join(map(str, sorted(topics)))}|{language}"
     return f"bargaining:digest-render:{run_id}:{hashlib.sha256(parts.encode()).hexdigest()}"
 
 
-def _rendered_once_per_run(
-    keys: dict[ContentKey, int], source: DigestSource
-) -> tuple[dict[ContentKey, RenderedDigest | None], dict[str, str]]:
-    """Each distinct content of the batch, rendered only if no earlier batch of its run rendered it.
+Found = tuple[RenderedDigest, int] | None  # a content's digest and stored DigestBody id; None: nothing new
+
+
+def _rendered_once_per_run(keys: dict[ContentKey, int], source: Callable[[], DigestSource]) -> dict[ContentKey, Found]:
+    """Each distinct content of the batch, rendered only if no other batch of its run rendered it.
 
     The cache (Redis in production, shared by every worker) maps (run, content) to the stored
-    `DigestBody` key, or "" for nothing new; returns the digests and the cache entries to add.
+    `DigestBody` key, or "" for nothing new. A content nobody rendered yet is claimed first
+    (`cache.add`): the batch that wins renders, stores and publishes it at once, before it waits for
+    anything; the others wait for it to appear, so even batches of one run started together render
+    each content once. A claim not published within RENDER_WAIT_SECONDS (its worker died) is rendered
+    by the waiting batch itself.
     """
     cache_keys = {key: _render_cache_key(run_id, key) for key, run_id in keys.items()}
+    found = _published(cache_keys)
+    missing = {key: cache_key for key, cache_key in cache_keys.items() if key not in found}
+    claimed = {
+        key: cache_key
+        for key, cache_key in missing.items()
+        if cache.add(f"{cache_key}:claim", 1, timeout=RENDER_CLAIM_SECONDS)
+    }
+    found |= _render_and_publish(claimed, source)
+    waiting = {key: cache_key for key, cache_key in missing.items() if key not in claimed}
+    deadline = time.monotonic() + RENDER_WAIT_SECONDS
+    while waiting and time.monotonic() < deadline:
+        time.sleep(RENDER_POLL_SECONDS)
+        arrived = _published(waiting)
+        found |= arrived
+        waiting = {key: cache_key for key, cache_key in waiting.items() if key not in arrived}
+    if waiting:
+        logger.warning("Digest contents claimed but not rendered within %ss: rendering them here", RENDER_WAIT_SECONDS)
+        found |= _render_and_publish(waiting, source)
+    return found
+
+
+def _published(cache_keys: dict[ContentKey, str]) -> dict[ContentKey, Found]:
+    """The contents already rendered and stored by some batch of their run, in two queries at most."""
     cached: dict[str, str] = cache.get_many(list(cache_keys.values()))
+    if not cached:
+        return {}
     stored = {
-        body.key: RenderedDigest.from_body(body)
+        body.key: (RenderedDigest.from_body(body), body.pk)
         for body in DigestBody.objects.filter(key__in={value for value in cached.values() if value})
     }
-    rendered: dict[ContentKey, RenderedDigest | None] = {}
-    fresh: dict[str, str] = {}
+    found: dict[ContentKey, Found] = {}
     for key, cache_key in cache_keys.items():
         known = cached.get(cache_key)
-        if known == "" or (known and known in stored):
-            rendered[key] = stored[known] if known else None
-            continue
-        content = source.content_for(window_start=key[0], window_end=key[1], topics=key[2])
-        digest = None if content.is_empty else digest_render(content)
-        rendered[key] = digest
-        fresh[cache_key] = digest.key if digest is not None else ""
-    return rendered, fresh
+        if known == "":
+            found[key] = None
+        elif known in stored:
+            found[key] = stored[known]
+    return found
+
+
+def _render_and_publish(
+    cache_keys: dict[ContentKey, str], source: Callable[[], DigestSource]
+) -> dict[ContentKey, Found]:
+    """Render these contents, store their bodies, then (only then) let other batches find them in the cache."""
+    if not cache_keys:
+        return {}
+    rendered: dict[ContentKey, RenderedDigest | None] = {}
+    for key in cache_keys:
+        window_start, window_end, topics, language = key
+        with translation.override(language):
+            content = source().content_for(window_start=window_start, window_end=window_end, topics=topics)
+            rendered[key] = None if content.is_empty else digest_render(content)
+        logger.info(
+            "Digest content rendered: %s",
+            json.dumps({"run": _run_of(cache_keys[key]), "language": language, "topics": sorted(topics)}),
+        )
+    body_ids = _store_bodies([digest for digest in rendered.values() if digest is not None])
+    cache.set_many(
+        {cache_keys[key]: (digest.key if digest is not None else "") for key, digest in rendered.items()},
+        timeout=RENDER_CACHE_SECONDS,
+    )
+    return {key: (digest, body_ids[id(digest)]) if digest is not None else None for key, digest in rendered.items()}
+
+
+def _run_of(cache_key: str) -> int:
+    return int(cache_key.split(":")[2])
 
 
 def _store_bodies(rendered: list[RenderedDigest]) -> dict[int, int]:
