@@ -597,3 +597,25 @@ def test_a_later_batch_of_the_run_reads_the_stored_bodies_instead_of_rendering(p
     assert one.state == two.state == Delivery.State.SENT
     assert one.body_id == two.body_id is not None
     assert mail.outbox[0].subject == mail.outbox[1].subject
+
+
+def test_a_content_claimed_by_a_batch_that_never_publishes_is_rendered_after_the_wait(campaign, now, monkeypatch):
+    """Another worker claimed the content and died: this batch waits RENDER_WAIT_SECONDS, then renders it itself."""
+    from django.core.cache import cache
+
+    from bargaining.digests import sending
+
+    monkeypatch.setattr(sending, "RENDER_WAIT_SECONDS", 0.3)
+    member = MemberFactory()
+    run = digest_plan(frequency="weekly", now=now).run
+    delivery = Delivery.objects.select_related("run", "member").get(run=run, member=member)
+    claim = sending._render_cache_key(run.pk, sending._content_key(delivery)) + ":claim"
+    assert cache.add(claim, 1, timeout=60)  # held by a batch that will never publish
+    started = timezone.now()
+
+    report = deliveries_send(delivery_ids=[delivery.pk])
+
+    assert report.sent == 1
+    assert (timezone.now() - started).total_seconds() >= 0.3  # it did wait for the claim first
+    assert Delivery.objects.get(pk=delivery.pk).body_id is not None
+    assert member.email in mail.outbox[0].to
