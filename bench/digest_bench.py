@@ -244,6 +244,15 @@ def main() -> None:
         digests = time.perf_counter() - start
         peaks = {pid: vm_hwm_kb(pid) for pid in [worker.pid, *child_pids(worker.pid)]}
         counts = digest_run_counts(run.pk)
+        # Renders per run, from the workers' log, against the distinct (window, topics, language) of the run.
+        renders = log_path.read_text().count("Digest content rendered: ")
+        topics: dict[int, set[int]] = {}
+        for member_id, category_id in Member.topics.through.objects.values_list("member_id", "category_id"):
+            topics.setdefault(member_id, set()).add(category_id)
+        distinct = {
+            (member.digest_language, frozenset(topics.get(member.pk, ())))
+            for member in Member.objects.filter(deliveries__run=run).only("id", "language").iterator()
+        }
         sizes = [json.loads(line)["size"] for line in received.read_text().splitlines()[args.members :]]
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
@@ -283,6 +292,8 @@ def main() -> None:
         "digest_messages_per_second": round(counts.sent / digests),
         "ratio": round(digests / baseline, 2),
         "run": {"eligible": counts.eligible, "sent": counts.sent, "failed": counts.failed, "skipped": counts.skipped},
+        "renders_per_run": renders,
+        "distinct_contents": len(distinct),
         "worker_peak_rss_kb": peaks,
         "queries_per_batch": {str(n): {"queries": q, "sent": sent} for n, (q, sent) in queries.items()},
     }

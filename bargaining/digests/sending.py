@@ -5,12 +5,17 @@ The database is the source of truth. A delivery row moves pending → sending (c
 """
 
 import datetime
+import functools
 import hashlib
+import json
 import logging
 import smtplib
-from collections.abc import Iterable, Sequence
+import time
+import typing
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import psycopg
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.cache import cache
@@ -20,6 +25,7 @@ from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
+from psycopg import generators, pq
 
 from ..links import delivery_links
 from ..models import Delivery, DigestBody, Member
@@ -184,37 +190,39 @@ def _prepare(deliveries: list[Delivery]) -> tuple[list[Prepared], dict[str, list
             live.append(delivery)
     if not live:
         return [], skips
-    source = DigestSource(
-        since=min(delivery.window_start for delivery in live),
-        until=max(delivery.run.window_end for delivery in live),
-    )
+    since = min(delivery.window_start for delivery in live)
+    until = max(delivery.run.window_end for delivery in live)
+    # Loaded only when this batch has something to render: a batch whose contents another batch of its
+    # run rendered already reads their stored bodies instead.
+    source = functools.cache(lambda: DigestSource(since=since, until=until))
     keys: dict[ContentKey, int] = {}
     for delivery in live:
         keys.setdefault(_content_key(delivery), delivery.run_id)
-    rendered, fresh = _rendered_once_per_run(keys, source)
-    to_send: list[tuple[Delivery, RenderedDigest]] = []
+    rendered = _rendered_once_per_run(keys, source)
+    prepared: list[Prepared] = []
     for delivery in live:
-        digest = rendered[_content_key(delivery)]
-        if digest is None:
+        found = rendered[_content_key(delivery)]
+        if found is None:
             skips[Delivery.SkipReason.NOTHING_NEW].append(delivery.pk)
         else:
-            to_send.append((delivery, digest))
-    body_ids = _store_bodies([digest for digest in rendered.values() if digest is not None])
-    # Only once the bodies are stored may another batch (or worker) find them through the cache.
-    cache.set_many(fresh, timeout=RENDER_CACHE_SECONDS)
-    return [(delivery, digest, body_ids[id(digest)]) for delivery, digest in to_send], skips
+            prepared.append((delivery, found[0], found[1]))
+    return prepared, skips
 
 
-ContentKey = tuple[datetime.datetime, datetime.datetime, TopicKey, str]  # a member's window, topics and language
+# A member's window, topics and digest language: deliveries with equal keys in one run get the same digest.
+ContentKey = tuple[datetime.datetime, datetime.datetime, TopicKey, str]
+# Long enough for any run to finish (retries and sweeps included); a run's contents are final once rendered.
+RENDER_CACHE_SECONDS = 7 * 24 * 3600
+# How long a batch waits for a content another batch (or worker) is rendering before rendering it itself;
+# the claim expires after RENDER_CLAIM_SECONDS, so a worker that died while rendering holds nobody up for long.
+RENDER_CLAIM_SECONDS = 60
+RENDER_WAIT_SECONDS = 30.0
+RENDER_POLL_SECONDS = 0.05
 
 
 def _content_key(delivery: Delivery) -> ContentKey:
     member = delivery.member
     return (delivery.window_start, delivery.run.window_end, member_topic_key(member), member.digest_language)
-
-
-# Long enough for any run to finish (retries and sweeps included); a run's contents are final once rendered.
-RENDER_CACHE_SECONDS = 7 * 24 * 3600
 
 
 def _render_cache_key(run_id: int, key: ContentKey) -> str:
@@ -223,32 +231,87 @@ def _render_cache_key(run_id: int, key: ContentKey) -> str:
     return f"bargaining:digest-render:{run_id}:{hashlib.sha256(parts.encode()).hexdigest()}"
 
 
-def _rendered_once_per_run(
-    keys: dict[ContentKey, int], source: DigestSource
-) -> tuple[dict[ContentKey, RenderedDigest | None], dict[str, str]]:
-    """Each distinct content of the batch, rendered only if no earlier batch of its run rendered it.
+Found = tuple[RenderedDigest, int] | None  # a content's digest and stored DigestBody id; None: nothing new
+
+
+def _rendered_once_per_run(keys: dict[ContentKey, int], source: Callable[[], DigestSource]) -> dict[ContentKey, Found]:
+    """Each distinct content of the batch, rendered only if no other batch of its run rendered it.
 
     The cache (Redis in production, shared by every worker) maps (run, content) to the stored
-    `DigestBody` key, or "" for nothing new; returns the digests and the cache entries to add.
+    `DigestBody` key, or "" for nothing new. A content nobody rendered yet is claimed first
+    (`cache.add`): the batch that wins renders, stores and publishes it at once, before it waits for
+    anything; the others wait for it to appear, so even batches of one run started together render
+    each content once. A claim not published within RENDER_WAIT_SECONDS (its worker died) is rendered
+    by the waiting batch itself.
     """
     cache_keys = {key: _render_cache_key(run_id, key) for key, run_id in keys.items()}
+    found = _published(cache_keys)
+    missing = {key: cache_key for key, cache_key in cache_keys.items() if key not in found}
+    claimed = {
+        key: cache_key
+        for key, cache_key in missing.items()
+        if cache.add(f"{cache_key}:claim", 1, timeout=RENDER_CLAIM_SECONDS)
+    }
+    found |= _render_and_publish(claimed, source)
+    waiting = {key: cache_key for key, cache_key in missing.items() if key not in claimed}
+    deadline = time.monotonic() + RENDER_WAIT_SECONDS
+    while waiting and time.monotonic() < deadline:
+        time.sleep(RENDER_POLL_SECONDS)
+        arrived = _published(waiting)
+        found |= arrived
+        waiting = {key: cache_key for key, cache_key in waiting.items() if key not in arrived}
+    if waiting:
+        logger.warning("Digest contents claimed but not rendered within %ss: rendering them here", RENDER_WAIT_SECONDS)
+        found |= _render_and_publish(waiting, source)
+    return found
+
+
+def _published(cache_keys: dict[ContentKey, str]) -> dict[ContentKey, Found]:
+    """The contents already rendered and stored by some batch of their run, in two queries at most."""
     cached: dict[str, str] = cache.get_many(list(cache_keys.values()))
+    if not cached:
+        return {}
     stored = {
-        body.key: RenderedDigest.from_body(body)
+        body.key: (RenderedDigest.from_body(body), body.pk)
         for body in DigestBody.objects.filter(key__in={value for value in cached.values() if value})
     }
-    rendered: dict[ContentKey, RenderedDigest | None] = {}
-    fresh: dict[str, str] = {}
+    found: dict[ContentKey, Found] = {}
     for key, cache_key in cache_keys.items():
         known = cached.get(cache_key)
-        if known == "" or (known and known in stored):
-            rendered[key] = stored[known] if known else None
-            continue
-        content = source.content_for(window_start=key[0], window_end=key[1], topics=key[2], language=key[3])
-        digest = None if content.is_empty else digest_render(content)
-        rendered[key] = digest
-        fresh[cache_key] = digest.key if digest is not None else ""
-    return rendered, fresh
+        if known == "":
+            found[key] = None
+        elif known in stored:
+            found[key] = stored[known]
+    return found
+
+
+def _render_and_publish(
+    cache_keys: dict[ContentKey, str], source: Callable[[], DigestSource]
+) -> dict[ContentKey, Found]:
+    """Render these contents, store their bodies, then (only then) let other batches find them in the cache."""
+    if not cache_keys:
+        return {}
+    rendered: dict[ContentKey, RenderedDigest | None] = {}
+    for key in cache_keys:
+        window_start, window_end, topics, language = key
+        content = source().content_for(
+            window_start=window_start, window_end=window_end, topics=topics, language=language
+        )
+        rendered[key] = None if content.is_empty else digest_render(content)
+        logger.info(
+            "Digest content rendered: %s",
+            json.dumps({"run": _run_of(cache_keys[key]), "language": language, "topics": sorted(topics)}),
+        )
+    body_ids = _store_bodies([digest for digest in rendered.values() if digest is not None])
+    cache.set_many(
+        {cache_keys[key]: (digest.key if digest is not None else "") for key, digest in rendered.items()},
+        timeout=RENDER_CACHE_SECONDS,
+    )
+    return {key: (digest, body_ids[id(digest)]) if digest is not None else None for key, digest in rendered.items()}
+
+
+def _run_of(cache_key: str) -> int:
+    return int(cache_key.split(":")[2])
 
 
 def _store_bodies(rendered: list[RenderedDigest]) -> dict[int, int]:
@@ -272,6 +335,50 @@ _MARK_SENT = (
 )
 
 
+class _SentMarks:
+    """Commits each sent message's outcome as soon as the SMTP server answers, without waiting for PostgreSQL.
+
+    On PostgreSQL the UPDATE is handed to the server at once (libpq's asynchronous query: sent and
+    flushed, committed by the server on its own in autocommit), and its answer is read only before
+    the next statement on the connection, by which time the next message's SMTP exchange has hidden
+    the round trip. Waiting for it right away would leave the worker idle for that round trip on
+    every message. Elsewhere (SQLite) each UPDATE is an ordinary execute. `wait()` must run before
+    any other query on the connection.
+    """
+
+    _SQL = _MARK_SENT.replace("%s", "{}").format(*(f"${n}" for n in range(1, 8))).encode()
+
+    def __init__(self, cursor: typing.Any) -> None:
+        self._cursor = cursor
+        raw = db_connection.connection
+        self._raw = raw if db_connection.vendor == "postgresql" else None
+        self._pending = False
+
+    def mark(self, *, message_id: str, sent_at: datetime.datetime, body_id: int, delivery_id: int) -> None:
+        params = [Delivery.State.SENT, message_id, sent_at, sent_at, body_id, delivery_id, Delivery.State.SENDING]
+        if self._raw is None:
+            self._cursor.execute(_MARK_SENT, params)
+            return
+        self.wait()
+        pgconn = self._raw.pgconn
+        pgconn.send_query_params(self._SQL, [str(value).encode() for value in params])
+        self._raw.wait(generators.send(pgconn))
+        self._pending = True
+        if db_connection.queries_logged:  # DEBUG or CaptureQueriesContext: listed like any other statement
+            sql = _MARK_SENT % tuple(repr(str(value)) for value in params)
+            db_connection.queries_log.append({"sql": sql, "time": "0.000"})
+
+    def wait(self) -> None:
+        """Read the answer to the UPDATE in flight; raise if PostgreSQL refused it."""
+        if not self._pending or self._raw is None:
+            return
+        self._pending = False
+        for result in self._raw.wait(generators.fetch_many(self._raw.pgconn)):
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                message = (result.error_message or b"").decode(errors="replace")
+                raise psycopg.DatabaseError(f"Marking a digest delivery sent failed: {message}")
+
+
 def _send_prepared(
     prepared: list[Prepared],
     connection: BaseEmailBackend | None,
@@ -292,6 +399,7 @@ def _send_prepared(
         with db_connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit TO off")
     cursor = db_connection.cursor()
+    marks = _SentMarks(cursor)
     finished = 0
     relay_error = ""
     capped = False
@@ -327,6 +435,7 @@ def _send_prepared(
             except stop_on:
                 raise  # e.g. the task is out of time: stop, the rows not sent are released below
             except Exception as exc:  # every failure is recorded on its row; the batch goes on
+                marks.wait()
                 permanent, error = _failure(exc)
                 if _relay_down(exc):
                     relay_error = error
@@ -355,14 +464,11 @@ def _send_prepared(
                     report.retry_ids.append(delivery.pk)
                 logger.warning("Digest delivery %s to member %s: %s", delivery.pk, delivery.member_id, error)
                 continue
-            sent_at = timezone.now()
-            cursor.execute(
-                _MARK_SENT,
-                [Delivery.State.SENT, message_id, sent_at, sent_at, body_id, delivery.pk, Delivery.State.SENDING],
-            )
+            marks.mark(message_id=message_id, sent_at=timezone.now(), body_id=body_id, delivery_id=delivery.pk)
             report.sent += 1
             finished += 1
     finally:
+        marks.wait()
         if finished < len(prepared):
             # Interrupted: hand the rest back at once rather than after the sweeper's sending timeout.
             # The one in flight may have reached the server: the single duplicate the spec allows.

@@ -443,3 +443,45 @@ def test_two_workers_together_keep_to_digest_max_rate(worker, sink, campaign, tm
     assert max(per_second.values()) <= 53, per_second
     for log in (worker.log, other.log):
         assert "send_digest_batch" in log.read_text() and "succeeded" in log.read_text()  # both took batches
+
+
+def rendered_contents(*logs: Path) -> list[dict]:
+    """What the workers logged as rendered ("Digest content rendered: {json}"), one entry per render."""
+    marker = "Digest content rendered: "
+    return [
+        json.loads(line.split(marker, 1)[1]) for log in logs for line in log.read_text().splitlines() if marker in line
+    ]
+
+
+def test_two_workers_render_each_distinct_content_once_per_run(worker, sink, campaign, tmp_path):
+    """Eleven batches of ten over two worker processes started together: five distinct contents (language and
+    topics), five renders in all, none repeated by a later batch or by the other worker."""
+    staffing = campaign["staffing"]
+    groups = {
+        ("en", ()): MemberFactory.create_batch(40, language="en"),
+        ("es", ()): MemberFactory.create_batch(20, language="es"),
+        ("es", (staffing.pk,)): MemberFactory.create_batch(20, language="es"),
+        ("en", (staffing.pk,)): MemberFactory.create_batch(20, language="en"),
+        ("en", (campaign["quiet"].pk,)): MemberFactory.create_batch(10, language="en"),  # nothing new: skipped
+    }
+    for (_language, topics), members in groups.items():
+        for member in members:
+            member.topics.add(*topics)
+    other = Worker(tmp_path / "worker2.log", worker.env)
+    try:
+        worker.start()
+        other.start()
+        run = digest_plan_and_enqueue(frequency="weekly")
+        wait_until_run_done(run.pk, timeout=90)
+    finally:
+        other.stop()
+
+    received = sink.received()
+    assert len(received) == 100 and set(received.values()) == {1}
+    assert_accounts(run.pk)
+    assert Delivery.objects.filter(run=run, skip_reason=Delivery.SkipReason.NOTHING_NEW).count() == 10
+    renders = rendered_contents(worker.log, other.log)
+    assert sorted((r["language"], tuple(r["topics"])) for r in renders) == sorted(groups)
+    assert {r["run"] for r in renders} == {run.pk}
+    for log in (worker.log, other.log):
+        assert log.read_text().count("send_digest_batch") >= 2  # both workers took batches

@@ -541,3 +541,80 @@ def test_each_distinct_content_is_rendered_once_per_run_across_batches(plan, cam
     assert len(renders) == 2
     assert len(mail.outbox) == 6
     assert len({message.body for message in mail.outbox if message.to[0].startswith("member")}) >= 1
+
+
+def test_language_is_part_of_the_content_key_and_unsupported_languages_share_the_default(
+    plan, campaign, settings, monkeypatch
+):
+    """Per run one render per (window, topics, language); a code the site does not offer renders as the default."""
+
+    from bargaining.digests import sending
+
+    settings.LANGUAGES = [("en", "English"), ("es", "Español")]
+    settings.LANGUAGE_CODE = "en"
+    settings.DIGEST_BATCH_SIZE = 1  # every member its own batch: a re-render in any later batch would count
+    MemberFactory(language="en")
+    MemberFactory(language="es")
+    MemberFactory(language="es")
+    MemberFactory(language="fr")  # not offered: the English rendering
+    MemberFactory(language="es-mx")  # a variant of an offered language: the Spanish one
+    for member in MemberFactory.create_batch(2, language="es"):
+        member.topics.add(campaign["safety"])
+    renders = []
+
+    def counting_render(content):
+        renders.append(content.language)
+        return digest_render(content)
+
+    monkeypatch.setattr(sending, "digest_render", counting_render)
+
+    run = plan()
+
+    assert run.deliveries.filter(state=Delivery.State.SENT).count() == 7
+    # Three distinct contents (every topic in en, every topic in es, safety in es) over seven batches.
+    assert sorted(renders) == ["en", "es", "es"]
+
+
+def test_a_later_batch_of_the_run_reads_the_stored_bodies_instead_of_rendering(plan, campaign, settings, monkeypatch):
+    """Fails if a second batch re-rendered: it renders nothing and sends the stored rendering, body and all."""
+    from bargaining.digests import sending
+
+    settings.DIGEST_BATCH_SIZE = 1
+    first, second = MemberFactory.create_batch(2)
+    renders = []
+
+    def counting_render(content):
+        renders.append(content)
+        return digest_render(content)
+
+    monkeypatch.setattr(sending, "digest_render", counting_render)
+
+    run = plan()
+
+    assert len(renders) == 1
+    one, two = (Delivery.objects.get(run=run, member=member) for member in (first, second))
+    assert one.state == two.state == Delivery.State.SENT
+    assert one.body_id == two.body_id is not None
+    assert mail.outbox[0].subject == mail.outbox[1].subject
+
+
+def test_a_content_claimed_by_a_batch_that_never_publishes_is_rendered_after_the_wait(campaign, now, monkeypatch):
+    """Another worker claimed the content and died: this batch waits RENDER_WAIT_SECONDS, then renders it itself."""
+    from django.core.cache import cache
+
+    from bargaining.digests import sending
+
+    monkeypatch.setattr(sending, "RENDER_WAIT_SECONDS", 0.3)
+    member = MemberFactory()
+    run = digest_plan(frequency="weekly", now=now).run
+    delivery = Delivery.objects.select_related("run", "member").get(run=run, member=member)
+    claim = sending._render_cache_key(run.pk, sending._content_key(delivery)) + ":claim"
+    assert cache.add(claim, 1, timeout=60)  # held by a batch that will never publish
+    started = timezone.now()
+
+    report = deliveries_send(delivery_ids=[delivery.pk])
+
+    assert report.sent == 1
+    assert (timezone.now() - started).total_seconds() >= 0.3  # it did wait for the claim first
+    assert Delivery.objects.get(pk=delivery.pk).body_id is not None
+    assert member.email in mail.outbox[0].to
