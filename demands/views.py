@@ -72,7 +72,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def demand_list(request: HttpRequest) -> HttpResponse:
     """`/demands/`: the demands the viewer may see, searched (`q`) and filtered (`status`, `category`); paginated."""
-    filters = DemandListFilter(request.GET, queryset=demands_by_category(request.user))
+    filters = DemandListFilter(request.GET, queryset=demands_by_category(request.user), request=request)
     if not filters.is_valid():
         context = {"filters": filters, "page_obj": None, "query_string": ""}
         return render(request, "demands/demand_list.html", context, status=400)

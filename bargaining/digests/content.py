@@ -114,7 +114,7 @@ class DigestSource:
         chains = proposal_languages_for_members({row.demand_id for row in rows if row.proposal_id is not None})
         self._changes = [
             _Change(
-                at=row.changed_at,
+                at=row.published_at or row.changed_at,  # never empty: the selector reads published rows
                 category_id=row.demand.category_id,
                 change=DigestChange(
                     demand_title=row.demand.title,
@@ -147,7 +147,7 @@ class DigestSource:
         ]
         self._counts: dict[int, dict[str, int]] = defaultdict(dict)
         for row in demand_status_counts_for_members():
-            self._counts[row["category_id"]][row["status"]] = row["count"]
+            self._counts[row["category_id"]][row["shown_status"]] = row["count"]
 
     def content_for(
         self, *, window_start: datetime.datetime, window_end: datetime.datetime, topics: TopicKey

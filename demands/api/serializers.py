@@ -185,17 +185,23 @@ class StatusChangeSerializer(OutputSerializer):
     """One step of a demand's status history, with its public note."""
 
     session = SessionBriefSerializer(read_only=True, allow_null=True)
+    url = serializers.HyperlinkedIdentityField(
+        view_name="status-change-detail", help_text="This change's API URL; `POST <url>publish/` publishes it."
+    )
 
     class Meta:
         model = StatusChange
         fields = [
             "id",
+            "url",
             "demand",
             "from_status",
             "to_status",
             "note",
             "changed_at",
             "occurred_at",
+            "published_at",
+            "embargo_until",
             "session",
             "proposal",
             "agreement",
@@ -210,6 +216,9 @@ class TeamStatusChangeSerializer(StatusChangeSerializer):
 
     internal_note = serializers.CharField(required=False, help_text=TEAM_ONLY)
     changed_by = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
+    )
+    published_by = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
     )
 
@@ -386,6 +395,15 @@ class TransitionInputSerializer(serializers.Serializer):
     )
     session = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
+    )
+    hold = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Keep the change team-only until another team member publishes it (default: PUBLISH_REVIEW).",
+    )
+    embargo_until = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Hold until this time, in the future."
     )
     version = VersionField()
 
