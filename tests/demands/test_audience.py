@@ -118,6 +118,9 @@ VISIBLE = {
     visibility: {f"DEMAND-{visibility.upper()}-CANARY", f"EVIDENCE-{visibility.upper()}-CANARY"}
     for visibility in Visibility.values
 }
+# A held move of the public demand is the team's alone until published, whatever the demand's visibility.
+HELD = "HELD-CHANGE-CANARY"
+VISIBLE[Visibility.TEAM].add(HELD)
 
 
 @pytest.fixture
@@ -141,6 +144,10 @@ def world(db) -> dict:
     for demand in demands.values():
         for item in evidence.values():
             EvidenceLinkFactory(demand=demand, evidence=item, claim="supports: it")
+    StatusChange.objects.create(
+        demand=demands["public"], from_status=Status.COUNTERED, to_status=Status.PROPOSED, note=HELD, published_at=None
+    )
+    Demand.objects.filter(pk=demands["public"].pk).update(status=Status.PROPOSED)
     # At the table: a passed proposal on every demand, a team draft and an unsigned agreement on the public one
     # (whole rows that only the team may read), a reached agreement and a vote on the members' one.
     proposals = {

@@ -174,3 +174,25 @@ def test_a_change_published_after_the_window_goes_into_the_next_digest_once(dema
     assert [c.note for group in second.groups for c in group.changes] == [NOTE]
     third = digest_changes_for(member, window_start=now, window_end=now + datetime.timedelta(days=1))
     assert third.change_count == 0
+
+
+def test_held_page_lists_oldest_first_and_publishes_with_a_post(demand, team_user, approver, member_user):
+    first = hold(demand, team_user, hold=True)
+    other = DemandFactory(slug="other", status=Status.PROPOSED)
+    second = hold(other, approver, hold=True)
+    team = Client()
+    team.force_login(approver)
+    page = team.get("/held/").content.decode()
+    assert page.index(f'id="held-{first.pk}"') < page.index(f'id="held-{second.pk}"')
+    assert f"/held/{first.pk}/publish/" in page and f"/held/{second.pk}/publish/" not in page  # not their own
+    assert team.get(f"/held/{first.pk}/publish/").status_code == 405
+    assert team.post(f"/held/{second.pk}/publish/").status_code == 403
+    assert team.post(f"/held/{first.pk}/publish/").status_code == 302
+    assert StatusChange.objects.get(pk=first.pk).published_by == approver
+    assert f'id="held-{first.pk}"' not in team.get("/held/").content.decode()
+    member = Client()
+    member.force_login(member_user)
+    assert member.get("/held/").status_code == 403
+    assert member.post(f"/held/{second.pk}/publish/").status_code == 403
+    assert Client().get("/held/").status_code == 302
+    assert StatusChange.objects.get(pk=second.pk).published_at is None
