@@ -653,6 +653,7 @@ def proposal_create(
     by: User | None,
     session_id: int | None = None,
     note: str = "",
+    hold: bool | None = None,
     **fields: Any,
 ) -> Proposal:
     """Record a proposal, numbered next on its demand, and move the demand as the side's pass does (a union
@@ -684,6 +685,7 @@ def proposal_create(
                 session_id=session_id,
                 occurred_at=_moment_of(proposal.exchanged_on, demand),
                 proposal_id=proposal.pk,
+                hold=hold,
             )
         else:
             _bump_version(demand, by)
@@ -743,6 +745,7 @@ def agreement_sign(
     expected_version: int,
     by: User | None,
     session_id: int | None = None,
+    hold: bool | None = None,
 ) -> TentativeAgreement:
     """One side initials the agreement. The second signature reaches it: the demand moves to
     `tentative_agreement` in the same transaction, and the language is locked."""
@@ -784,6 +787,7 @@ def agreement_sign(
                 session_id=session_id,
                 occurred_at=_moment_of(max(agreement.union_signed_on, agreement.board_signed_on), demand),
                 agreement_id=agreement.pk,
+                hold=hold,
             )
         else:
             _bump_version(demand, by)
@@ -827,7 +831,7 @@ def _clean_vote_counts(counts: Mapping[str, Any]) -> dict[str, int]:
 
 
 def vote_record(
-    *, held_on: datetime.date, demand_ids: Iterable[int], by: User | None, **counts: Any
+    *, held_on: datetime.date, demand_ids: Iterable[int], by: User | None, hold: bool | None = None, **counts: Any
 ) -> RatificationVote:
     """Record the members' vote on the tentative agreements of `demand_ids`. Passed (yes > no) ratifies every
     covered demand; failed sends each back to `countered`. All or nothing, in one transaction."""
@@ -870,6 +874,7 @@ def vote_record(
                 note=note,
                 occurred_at=_moment_of(held_on, demand),
                 vote_id=vote.pk,
+                hold=hold,
             )
     return vote
 

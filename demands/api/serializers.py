@@ -375,6 +375,17 @@ class DemandInputSerializer(serializers.Serializer):
         return attrs
 
 
+def hold_field() -> serializers.BooleanField:
+    """`hold`: keep the status change this write makes team-only until another team member publishes it."""
+    return serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Keep the status change this makes team-only until another team member publishes it "
+        "(default: the PUBLISH_REVIEW setting).",
+    )
+
+
 class TransitionInputSerializer(serializers.Serializer):
     """A move to another status (see the transitions table), with its notes."""
 
@@ -396,12 +407,7 @@ class TransitionInputSerializer(serializers.Serializer):
     session = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
     )
-    hold = serializers.BooleanField(
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text="Keep the change team-only until another team member publishes it (default: PUBLISH_REVIEW).",
-    )
+    hold = hold_field()
     embargo_until = serializers.DateTimeField(
         required=False, allow_null=True, default=None, help_text="Hold until this time, in the future."
     )
@@ -673,6 +679,7 @@ class ProposalInputSerializer(StrictInputSerializer):
     note = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Public note on the status change it makes."
     )
+    hold = hold_field()
     version = VersionField()
 
 
@@ -697,6 +704,7 @@ class SignInputSerializer(StrictInputSerializer):
     session = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
     )
+    hold = hold_field()
     version = VersionField()
 
 
@@ -710,6 +718,7 @@ class VoteInputSerializer(StrictInputSerializer):
     eligible = serializers.IntegerField(
         min_value=0, max_value=MAX_VERSION, help_text="yes + no + abstain may not exceed it."
     )
+    hold = hold_field()
     demands = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         min_length=1,

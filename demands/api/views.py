@@ -484,6 +484,7 @@ class DemandViewSet(
             session_id=data.get("session"),
             expected_version=_expected_version(header_version, data.get("version")),
             by=request.user,
+            hold=data.get("hold"),
         )
         return self._agreement_response(demand)
 

@@ -10,9 +10,17 @@ from simple_history.utils import get_history_model_for_model
 
 from bargaining.digests.content import digest_changes_for
 from demands.errors import Forbidden, ValidationFailed
-from demands.models import Demand, Status, StatusChange
+from demands.models import Audience, Demand, Status, StatusChange, TentativeAgreement
 from demands.roles import TEAM_GROUP
-from demands.services import change_publish, demand_transition, embargoes_publish
+from demands.selectors import agreements_visible_to, votes_visible_to
+from demands.services import (
+    agreement_set_language,
+    agreement_sign,
+    change_publish,
+    demand_transition,
+    embargoes_publish,
+    vote_record,
+)
 from tests.factories import DemandFactory, MemberFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -196,3 +204,36 @@ def test_held_page_lists_oldest_first_and_publishes_with_a_post(demand, team_use
     assert member.post(f"/held/{second.pk}/publish/").status_code == 403
     assert Client().get("/held/").status_code == 302
     assert StatusChange.objects.get(pk=second.pk).published_at is None
+
+
+def test_a_held_signature_holds_the_agreement_and_a_held_vote_all_its_moves(demand, team_user, approver, member_user):
+    today = timezone.localdate()
+    agreement_set_language(demand_id=demand.pk, language="One counselor per 250.", expected_version=1, by=team_user)
+    for side, version in (("union", 2), ("board", 3)):
+        agreement_sign(
+            demand_id=demand.pk,
+            side=side,
+            signed_by=f"{side} lead",
+            signed_on=today,
+            expected_version=version,
+            by=team_user,
+            hold=side == "board",
+        )
+    assert not agreements_visible_to(member_user).exists()
+    assert agreements_visible_to(team_user).get().is_reached
+    reached = StatusChange.objects.get(demand=demand, agreement__isnull=False)
+    change_publish(change_id=reached.pk, by=approver)
+    assert agreements_visible_to(member_user).exists()
+    other = DemandFactory(slug="second", status=Status.TENTATIVE_AGREEMENT)
+    TentativeAgreement.objects.create(demand=other, language="x", reached_at=timezone.now())
+    vote = vote_record(
+        held_on=today, demand_ids=[demand.pk, other.pk], by=team_user, hold=True, yes=9, no=1, eligible=12
+    )
+    assert not votes_visible_to(member_user).exists()
+    assert Demand.objects.visible_to(Audience.MEMBERS).get(pk=other.pk).status == Status.TENTATIVE_AGREEMENT
+    one = StatusChange.objects.filter(vote=vote).first()
+    change_publish(change_id=one.pk, by=approver)
+    assert votes_visible_to(member_user).get() == vote
+    assert not StatusChange.objects.filter(vote=vote, published_at__isnull=True).exists()
+    shown = Demand.objects.visible_to(Audience.MEMBERS).filter(pk__in=[demand.pk, other.pk])
+    assert {d.status for d in shown} == {Status.RATIFIED}
