@@ -378,7 +378,7 @@ def digest_bytes(world: dict, django_capture_on_commit_callbacks) -> list[bytes]
     """
     reported = digest_period(frequency="weekly", now=timezone.now())
     moment = reported.window_end - datetime.timedelta(hours=1)
-    StatusChange.objects.update(changed_at=moment)
+    StatusChange.objects.update(changed_at=moment, published_at=moment)
     Evidence.objects.update(created_at=moment)
     MemberFactory(email="reader@example.org")
     with django_capture_on_commit_callbacks(execute=True):
