@@ -14,6 +14,8 @@ from celery.contrib.django.task import DjangoTask
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from demands.services import embargoes_publish
+
 from .digests.planning import digest_plan, pending_delivery_batches
 from .digests.sending import RelayUnavailable, deliveries_send, delivery_batches
 from .digests.sweeping import SweepReport, deliveries_sweep
@@ -85,3 +87,9 @@ def sweep_stuck_deliveries() -> dict[str, int]:
     """Periodic: re-enqueue deliveries stuck in pending or sending, and close finished runs."""
     report = deliveries_sweep_and_enqueue()
     return {"requeued": report.requeued, "failed": report.failed, "runs_done": report.runs_done}
+
+
+@shared_task(acks_late=True)
+def publish_embargoed() -> int:
+    """Every minute (django-celery-beat): publish the held changes whose embargo has passed."""
+    return len(embargoes_publish())

@@ -158,7 +158,8 @@ def main() -> None:
             to_status=Status.COUNTERED,
             note=f"CPS answered our proposal on demand {i}; the team holds the line.",
         )
-        StatusChange.objects.filter(pk=row.pk).update(changed_at=last_week - datetime.timedelta(hours=10 + i))
+        moment = last_week - datetime.timedelta(hours=10 + i)
+        StatusChange.objects.filter(pk=row.pk).update(changed_at=moment, published_at=moment)
     members = Member.objects.bulk_create(
         (
             Member(

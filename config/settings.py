@@ -194,6 +194,10 @@ CELERY_TIMEZONE = TIME_ZONE
 # `celery -A config beat` reads the schedule from the database: admins edit it in the admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# Publishing: "1" holds every new status change (and what it carries: proposal, signature, vote) until a
+# second team member publishes it, the two-person rule always.
+PUBLISH_REVIEW = os.environ.get("PUBLISH_REVIEW", "0") == "1"
+
 # Digests. Batches are the unit of work per task; the sweeper re-enqueues work the broker lost.
 # SENDING_STUCK_AFTER must stay above the task time limit so a slow live batch is never sent twice.
 DIGEST_BATCH_SIZE = int(os.environ.get("DIGEST_BATCH_SIZE", "200"))

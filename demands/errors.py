@@ -33,6 +33,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Forbidden(DomainError):
+    """This person may not do this to this object (for example publish what they recorded themselves)."""
+
+    code = "forbidden"
+
+
 class ValidationFailed(DomainError):
     """Field values break the model's rules; `errors` maps each field to its messages."""
 

@@ -82,7 +82,8 @@ class PublicStatusChangesFeed(Feed):
         return item.occurred_at
 
     def item_updateddate(self, item: StatusChange) -> datetime.datetime:
-        return item.changed_at
+        # When readers could first see it: a change held and published later shows up as new then.
+        return item.published_at or item.changed_at
 
     def item_categories(self, item: StatusChange) -> list[str]:
         return [localized(item.demand.category, "name").text]

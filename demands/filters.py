@@ -6,7 +6,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from .models import Category, Status
-from .selectors import demands_matching
+from .selectors import demands_at_status, demands_matching
 
 MAX_QUERY_LENGTH = 200
 
@@ -17,13 +17,18 @@ class DemandListFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label="Search", method="search", max_length=MAX_QUERY_LENGTH, help_text="Titles, summaries and public notes."
     )
-    status = django_filters.ChoiceFilter(label="Status", choices=Status.choices, empty_label="Any status")
+    status = django_filters.ChoiceFilter(
+        label="Status", choices=Status.choices, empty_label="Any status", method="at_status"
+    )
     category = django_filters.ModelChoiceFilter(
         label="Category",
         queryset=Category.objects.all(),
         to_field_name="slug",
         empty_label="Any category",
     )
+
+    def at_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return demands_at_status(queryset, value, getattr(self.request, "user", None))
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         text = value.strip()

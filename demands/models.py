@@ -1,8 +1,9 @@
 """The union's contract demands, their status through bargaining, evidence and the resolution."""
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -57,16 +58,54 @@ class VisibleQuerySet(models.QuerySet):
 
     def visible_to(self, audience: Audience) -> "VisibleQuerySet":
         keys = Audience(audience).visibilities
-        return self.filter(**{f"{path}__in": keys for path in self.visibility_paths})
+        rows = self.filter(**{f"{path}__in": keys for path in self.visibility_paths})
+        return rows if audience == Audience.TEAM else rows.published()
+
+    def published(self) -> "VisibleQuerySet":
+        """What has left the team's hands: the one place where a held item (`published_at` empty) is hidden
+        from members and the public. A row with nothing that can be held is always published."""
+        return self
+
+
+def held_changes() -> "StatusChangeQuerySet":
+    """Status changes still held by the team (`published_at` empty)."""
+    return StatusChange.objects.filter(published_at__isnull=True)
 
 
 class StatusChangeQuerySet(VisibleQuerySet):
     visibility_paths = ("demand__visibility",)
 
+    def published(self) -> "StatusChangeQuerySet":
+        return self.filter(published_at__isnull=False)
+
 
 class EvidenceLinkQuerySet(VisibleQuerySet):
     # A link never reveals a hidden side: both the demand and the evidence must be visible.
     visibility_paths = ("demand__visibility", "evidence__visibility")
+
+
+class PublishedStatusIterable(models.query.ModelIterable):
+    """Demands as members and the public see them: at the last published status, never a held one."""
+
+    def __iter__(self) -> "Iterator[Any]":
+        for demand in super().__iter__():
+            # A read that defers `status` (`.only("id", "title")`) does not show it, and loads neither.
+            if "status" not in demand.get_deferred_fields():
+                demand.status = demand.published_status
+            yield demand
+
+
+class DemandQuerySet(VisibleQuerySet):
+    def published(self) -> "DemandQuerySet":
+        # A demand is never held itself; its displayed status is the last published one (`status_field`).
+        shown = self._chain()
+        shown._iterable_class = PublishedStatusIterable
+        return shown
+
+
+def status_field(audience: Audience) -> str:
+    """The column that holds a demand's status as `audience` sees it: filters and counts read this."""
+    return "status" if audience == Audience.TEAM else "published_status"
 
 
 def team_only_fields(model: type[models.Model] | models.Model) -> tuple[str, ...]:
@@ -203,6 +242,14 @@ class Demand(models.Model):
     body = models.TextField(blank=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="demands")
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    published_status = models.CharField(
+        max_length=32,
+        choices=Status.choices,
+        default=Status.DRAFT,
+        db_index=True,
+        editable=False,
+        help_text="The status members and the public see: the last published move (held moves are not).",
+    )
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.TEAM, db_index=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_demands"
@@ -223,7 +270,7 @@ class Demand(models.Model):
 
     history = change_log("demand", "demands")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
-    objects = VisibleQuerySet.as_manager()
+    objects = DemandQuerySet.as_manager()
 
     # Never shown outside the bargaining team's views: serializers, forms, admin, pages and exports read this.
     TEAM_ONLY_FIELDS = ("internal_notes", "fallback_position", "priority_tier", "owner")
@@ -295,10 +342,27 @@ class StatusChange(models.Model):
     vote = models.ForeignKey(
         "RatificationVote", on_delete=models.PROTECT, null=True, blank=True, related_name="status_changes"
     )
+    # Empty while held: only the team sees it (`StatusChangeQuerySet.published`). Holding is a deliberate act
+    # of `demand_transition`; a row written any other way is published as it is written.
+    published_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        default=timezone.now,
+        db_index=True,
+        help_text="When members and the public could first see it; empty while held.",
+    )
+    embargo_until = models.DateTimeField(
+        null=True, blank=True, help_text="A held change is published when this time passes."
+    )
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
+    history = change_log("status change", "status changes")
+    _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = StatusChangeQuerySet.as_manager()
 
-    TEAM_ONLY_FIELDS = ("internal_note", "changed_by")
+    TEAM_ONLY_FIELDS = ("internal_note", "changed_by", "published_by")
     TRANSLATED_FIELDS = ("note",)
 
     class Meta:
@@ -314,6 +378,10 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.demand}: {self.get_from_status_display()} → {self.get_to_status_display()}"
+
+    @property
+    def is_held(self) -> bool:
+        return self.published_at is None
 
     @property
     def headline(self) -> str:
@@ -524,6 +592,10 @@ class ProposalQuerySet(VisibleQuerySet):
     # A proposal is seen only by who may see both it and its demand.
     visibility_paths = ("visibility", "demand__visibility")
 
+    def published(self) -> "ProposalQuerySet":
+        # Holding a proposal holds the move it makes: until that is published, so is the proposal.
+        return self.exclude(pk__in=held_changes().filter(proposal__isnull=False).values("proposal_id"))
+
 
 class Proposal(models.Model):
     """One written pass of contract language on a demand, by one side, numbered per demand from 1."""
@@ -582,7 +654,9 @@ class TentativeAgreementQuerySet(models.QuerySet):
         """The team sees every agreement; members and the public only those both sides signed."""
         agreements = self.filter(demand__visibility__in=Audience(audience).visibilities)
         if audience != Audience.TEAM:
-            agreements = agreements.filter(reached_at__isnull=False)
+            # A held signature holds the move it makes, and the agreement with it.
+            held = held_changes().filter(agreement__isnull=False).values("agreement_id")
+            agreements = agreements.filter(reached_at__isnull=False).exclude(pk__in=held)
         return agreements
 
 
@@ -639,9 +713,13 @@ class RatificationVoteQuerySet(models.QuerySet):
     def visible_to(self, audience: Audience) -> "RatificationVoteQuerySet":
         """Votes that cover at least one demand the audience may see."""
         visible = Demand.objects.visible_to(audience)
-        return self.filter(
+        votes = self.filter(
             pk__in=RatificationVote.demands.through.objects.filter(demand__in=visible).values("ratificationvote_id")
         )
+        if audience != Audience.TEAM:
+            # A held result holds the moves it makes, and the vote with them.
+            votes = votes.exclude(pk__in=held_changes().filter(vote__isnull=False).values("vote_id"))
+        return votes
 
 
 class RatificationVote(models.Model):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils.translation import gettext
 
 from .models import (
@@ -25,6 +25,8 @@ from .models import (
     Status,
     StatusChange,
     TentativeAgreement,
+    held_changes,
+    status_field,
 )
 from .redlines import Op, redline
 from .roles import Viewer, audience_of
@@ -39,6 +41,20 @@ def status_changes_visible_to(user: Viewer) -> QuerySet[StatusChange]:
     """History rows of the demands `user` may see, newest first."""
     return StatusChange.objects.visible_to(audience_of(user)).select_related(
         "demand", "demand__category", "session", "vote"
+    )
+
+
+def demands_at_status(demands: QuerySet[Demand], status: str, user: Viewer) -> QuerySet[Demand]:
+    """Those of `demands` at `status` as `user` sees it: members and the public filter by the published status."""
+    return demands.filter(**{status_field(audience_of(user)): status})
+
+
+def held_status_changes() -> QuerySet[StatusChange]:
+    """Everything held, oldest first, for the team: what `change_publish` is waiting for."""
+    return (
+        held_changes()
+        .select_related("demand", "demand__category", "session", "vote", "changed_by", "published_by")
+        .order_by("changed_at", "id")
     )
 
 
@@ -191,11 +207,12 @@ def progress_of(demands: list[Demand]) -> Progress:
 def status_changes_for_members(
     *, since: datetime.datetime, until: datetime.datetime, category_ids: Collection[int] | None = None
 ) -> QuerySet[StatusChange]:
-    """Status changes in (since, until] of demands members may see, oldest first.
+    """Status changes published in (since, until] of demands members may see, oldest first.
 
     Only member-facing columns are loaded: the team-only note is not even read from the database.
     """
-    changes = StatusChange.objects.visible_to(Audience.MEMBERS).filter(changed_at__gt=since, changed_at__lte=until)
+    # Picked up when published, not when recorded: a change held past a window goes into the next digest, once.
+    changes = StatusChange.objects.visible_to(Audience.MEMBERS).filter(published_at__gt=since, published_at__lte=until)
     if category_ids:
         changes = changes.filter(demand__category_id__in=category_ids)
     return (
@@ -206,6 +223,7 @@ def status_changes_for_members(
             "note",
             "note_es",
             "changed_at",
+            "published_at",
             "occurred_at",
             "agreement_id",
             "vote__yes",
@@ -227,7 +245,7 @@ def status_changes_for_members(
             "demand__category__slug",
             "demand__category__position",
         )
-        .order_by("changed_at", "id")
+        .order_by("published_at", "changed_at", "id")
     )
 
 
@@ -273,10 +291,10 @@ def evidence_for_members(*, since: datetime.datetime, until: datetime.datetime) 
 
 
 def demand_status_counts_for_members() -> QuerySet:
-    """Rows of (category_id, status, count) over the demands members may see."""
+    """Rows of (category_id, shown_status, count) over the demands members may see, at the status they see."""
     return (
         Demand.objects.visible_to(Audience.MEMBERS)
-        .values("category_id", "status")
+        .values("category_id", shown_status=F(status_field(Audience.MEMBERS)))
         .annotate(count=Count("id"))
         .order_by()
     )

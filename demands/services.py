@@ -4,6 +4,7 @@ import datetime
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -12,7 +13,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 from slugify import slugify
 
-from .errors import Conflict, DomainError, InvalidTransition, StaleVersion, ValidationFailed
+from .errors import Conflict, DomainError, Forbidden, InvalidTransition, StaleVersion, ValidationFailed
 from .models import (
     NOTE_REQUIRED,
     NOTE_REQUIRED_MOVES,
@@ -31,6 +32,7 @@ from .models import (
     StatusChange,
     TentativeAgreement,
     Visibility,
+    held_changes,
     translation_field_names,
 )
 
@@ -132,7 +134,7 @@ def demand_create(*, by: User | None, **data: Any) -> Demand:
     refuse_unknown_fields(data, DEMAND_FIELDS)
     if not data.get("slug"):
         data["slug"] = _unique_slug(data.get("title", ""))
-    demand = Demand(status=status)
+    demand = Demand(status=status, published_status=status)
     apply_fields(demand, data, editable=DEMAND_FIELDS)
     _refuse_reserved_slug(demand)
     demand._history_user = by
@@ -224,8 +226,14 @@ def demand_transition(
     proposal_id: int | None = None,
     agreement_id: int | None = None,
     vote_id: int | None = None,
+    hold: bool | None = None,
+    embargo_until: datetime.datetime | None = None,
 ) -> StatusChange:
     """Move a demand to `to_status` if the transitions table allows it, writing its history row.
+
+    `hold` (default: the `PUBLISH_REVIEW` setting; implied by `embargo_until`) keeps the change team-only
+    until `change_publish` or its embargo publishes it; a change after a held one of the same demand is held
+    too, so members never see a later move before an earlier one.
 
     `proposal_id`, `agreement_id` and `vote_id` name what caused the move (set by the services below).
     Reopening a tentative agreement (→ countered) needs a note and unsigns the agreement; its signed
@@ -246,6 +254,13 @@ def demand_transition(
             what = what if to_status == Status.COUNTERED else f"{what}{Status(to_status).label}"
             raise InvalidTransition(f"{what} requires a public note saying why.", field="note")
         when = _clean_occurred_at(demand, occurred_at, session)
+        if embargo_until is not None and embargo_until <= timezone.now():
+            raise ValidationFailed({"embargo_until": ["An embargo must end in the future."]})
+        held = (
+            (settings.PUBLISH_REVIEW if hold is None else hold)
+            or embargo_until is not None
+            or held_changes().filter(demand=demand).exists()
+        )
         if demand.status == Status.TENTATIVE_AGREEMENT and to_status == Status.COUNTERED:
             _agreement_reopen(demand, by)
         change = StatusChange(
@@ -261,19 +276,80 @@ def demand_transition(
             proposal_id=proposal_id,
             agreement_id=agreement_id,
             vote_id=vote_id,
+            embargo_until=embargo_until,
+            published_at=None if held else timezone.now(),
         )
         # The field limits (the notes' lengths); the session, the time and the move itself are checked above.
         _full_clean(
             change,
-            exclude=["demand", "session", "changed_by", "occurred_at", "proposal", "agreement", "vote"],
+            exclude=["demand", "session", "changed_by", "occurred_at", "proposal", "agreement", "vote", "published_by"],
             validate_constraints=False,
         )
+        change._history_user = by
         change.save()
         demand.status = to_status
+        if not held:
+            demand.published_status = to_status
         demand.version += 1
         demand._history_user = by
-        demand.save(update_fields=["status", "version", "updated_at"])
+        demand.save(update_fields=["status", "published_status", "version", "updated_at"])
     return change
+
+
+# --- Publishing ---
+
+
+def _publication_of(change: StatusChange) -> models.QuerySet[StatusChange]:
+    """The held changes published together with `change`: a vote's result publishes all the moves it made."""
+    if change.vote_id is not None:
+        return held_changes().filter(vote_id=change.vote_id)
+    return held_changes().filter(pk=change.pk)
+
+
+def _publish(changes: Iterable[StatusChange], by: User | None, now: datetime.datetime) -> list[int]:
+    """Publish these held changes (rows locked by the caller) and bring their demands' shown status along."""
+    published, demand_ids = [], set()
+    for change in changes:
+        change.published_at, change.published_by = now, by
+        change._history_user = by
+        change.save(update_fields=["published_at", "published_by"])
+        published.append(change.pk)
+        demand_ids.add(change.demand_id)
+    for demand in Demand.objects.select_for_update().filter(pk__in=demand_ids).order_by("pk"):
+        last = StatusChange.objects.filter(demand=demand).published().order_by("-changed_at", "-id").first()
+        if last is not None and demand.published_status != last.to_status:
+            demand.published_status = last.to_status
+            demand._history_user = by
+            demand.save(update_fields=["published_status", "updated_at"])
+    return published
+
+
+def change_publish(*, change_id: int, by: User) -> StatusChange:
+    """A second team member publishes a held change (and whatever it carries: its proposal, agreement, or
+    the vote's other moves). The recorder may not publish their own; publishing twice changes nothing."""
+    with transaction.atomic():
+        change = StatusChange.objects.select_for_update().select_related("demand").get(pk=change_id)
+        if change.published_at is not None:
+            return change
+        together = list(_publication_of(change).select_for_update().order_by("pk"))
+        if any(item.changed_by_id == by.pk for item in together):
+            raise Forbidden(
+                f"You recorded “{change}”: another member of the team must check and publish it.",
+                field="published_by",
+            )
+        _publish(together, by, timezone.now())
+        change.refresh_from_db()
+    return change
+
+
+def embargoes_publish(*, now: datetime.datetime | None = None) -> list[int]:
+    """Publish every held change whose embargo has passed (the beat task calls this each minute)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = held_changes().filter(embargo_until__lte=now).values_list("pk", flat=True)
+        vote_ids = held_changes().filter(pk__in=due, vote__isnull=False).values("vote_id")
+        changes = held_changes().filter(models.Q(pk__in=due) | models.Q(vote_id__in=vote_ids))
+        return _publish(list(changes.select_for_update(skip_locked=True).order_by("pk")), None, now)
 
 
 def _bump_version(demand: Demand, by: User | None) -> None:
@@ -594,6 +670,7 @@ def proposal_create(
     session_id: int | None = None,
     note: str = "",
     note_es: str = "",
+    hold: bool | None = None,
     **fields: Any,
 ) -> Proposal:
     """Record a proposal, numbered next on its demand, and move the demand as the side's pass does (a union
@@ -612,7 +689,7 @@ def proposal_create(
         proposal.number = (last or 0) + 1
         proposal._history_user = by
         proposal.save()
-        _record_pass(demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=session_id)
+        _record_pass(demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=session_id, hold=hold)
     return proposal
 
 
@@ -636,6 +713,7 @@ def _record_pass(
     note: str,
     note_es: str = "",
     session_id: int | None,
+    hold: bool | None = None,
 ) -> None:
     """Move the demand as `_proposal_move` said, one history row citing the proposal; else bump its version."""
     if to_status is None:
@@ -651,6 +729,7 @@ def _record_pass(
         session_id=session_id,
         occurred_at=_moment_of(proposal.exchanged_on, demand),
         proposal_id=proposal.pk,
+        hold=hold,
     )
 
 
@@ -669,7 +748,14 @@ PROPOSAL_NOT_EDITABLE = {
 
 
 def proposal_update(
-    *, proposal_id: int, expected_version: int, by: User | None, note: str = "", note_es: str = "", **fields: Any
+    *,
+    proposal_id: int,
+    expected_version: int,
+    by: User | None,
+    note: str = "",
+    note_es: str = "",
+    hold: bool | None = None,
+    **fields: Any,
 ) -> Proposal:
     """Edit a proposal if nobody changed its demand since `expected_version` (the demand's version, as every
     write on a demand). A team draft's language, summary, rationale and date may change; setting its visibility
@@ -700,7 +786,9 @@ def proposal_update(
         to_status = _proposal_move(demand, proposal) if draft else None
         proposal._history_user = by
         proposal.save()
-        _record_pass(demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=proposal.session_id)
+        _record_pass(
+            demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=proposal.session_id, hold=hold
+        )
     return proposal
 
 
@@ -757,6 +845,7 @@ def agreement_sign(
     expected_version: int,
     by: User | None,
     session_id: int | None = None,
+    hold: bool | None = None,
 ) -> TentativeAgreement:
     """One side initials the agreement. The second signature reaches it: the demand moves to
     `tentative_agreement` in the same transaction, and the language is locked."""
@@ -798,6 +887,7 @@ def agreement_sign(
                 session_id=session_id,
                 occurred_at=_moment_of(max(agreement.union_signed_on, agreement.board_signed_on), demand),
                 agreement_id=agreement.pk,
+                hold=hold,
             )
         else:
             _bump_version(demand, by)
@@ -853,7 +943,7 @@ def _vote_note(vote: RatificationVote, language: str) -> str:
 
 
 def vote_record(
-    *, held_on: datetime.date, demand_ids: Iterable[int], by: User | None, **counts: Any
+    *, held_on: datetime.date, demand_ids: Iterable[int], by: User | None, hold: bool | None = None, **counts: Any
 ) -> RatificationVote:
     """Record the members' vote on the tentative agreements of `demand_ids`. Passed (yes > no) ratifies every
     covered demand; failed sends each back to `countered`. All or nothing, in one transaction."""
@@ -896,6 +986,7 @@ def vote_record(
                 note_es=note_es,
                 occurred_at=_moment_of(held_on, demand),
                 vote_id=vote.pk,
+                hold=hold,
             )
     return vote
 

@@ -27,4 +27,6 @@ urlpatterns = [
     path("feed/", PublicStatusChangesFeed(), name="feed"),
     path("feed/<slug:category>/", PublicStatusChangesFeed(), name="category_feed"),
     path("feeds/", views.feeds, name="feeds"),
+    path("held/", views.held_list, name="held_list"),
+    path("held/<int:pk>/publish/", views.held_publish, name="held_publish"),
 ]

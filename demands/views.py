@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from .errors import DomainError, StaleVersion, ValidationFailed
+from .errors import DomainError, Forbidden, StaleVersion, ValidationFailed
 from .exports import csv_lines, json_chunks
 from .filters import DemandListFilter
 from .forms import (
@@ -39,6 +39,7 @@ from .selectors import (
     evidence_visible_to,
     evidence_with_links_for,
     figures_visible_to,
+    held_status_changes,
     progress_of,
     proposals_visible_to,
     resolution_with_clauses_for,
@@ -47,7 +48,14 @@ from .selectors import (
     table_counts,
     table_of,
 )
-from .services import demand_create, demand_update, evidence_create, evidence_link_create, evidence_update
+from .services import (
+    change_publish,
+    demand_create,
+    demand_update,
+    evidence_create,
+    evidence_link_create,
+    evidence_update,
+)
 
 RECENT_CHANGES = 6
 LIST_PAGE_SIZE = 25
@@ -84,7 +92,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def demand_list(request: HttpRequest) -> HttpResponse:
     """`/demands/`: the demands the viewer may see, searched (`q`) and filtered (`status`, `category`); paginated."""
-    filters = DemandListFilter(request.GET, queryset=demands_by_category(request.user))
+    filters = DemandListFilter(request.GET, queryset=demands_by_category(request.user), request=request)
     if not filters.is_valid():
         context = {"filters": filters, "page_obj": None, "query_string": ""}
         return render(request, "demands/demand_list.html", context, status=400)
@@ -505,3 +513,23 @@ def evidence_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     """`/evidence/<id>/edit/`: edit a piece of evidence; the figure rows replace its figures."""
     evidence = get_object_or_404(evidence_visible_to(request.user), pk=pk)
     return _evidence_form_page(request, evidence)
+
+
+@require_GET
+@team_required
+def held_list(request: HttpRequest) -> HttpResponse:
+    """`/held/`: every held status change, oldest first, with a publish button for those others recorded."""
+    return render(request, "demands/held.html", {"held": held_status_changes()})
+
+
+@require_POST
+@team_required
+def held_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST from the held page: publish one held change (never the recorder's own)."""
+    change = get_object_or_404(held_status_changes(), pk=pk)
+    try:
+        change_publish(change_id=change.pk, by=request.user)
+    except Forbidden as error:
+        raise PermissionDenied(error.message) from error
+    messages.success(request, f"Published: {change.headline}.")
+    return redirect("demands:held_list")

@@ -49,6 +49,8 @@ class DemandFactory(factory.django.DjangoModelFactory):
     summary = factory.LazyAttribute(lambda demand: f"What {demand.title} asks for.")
     category = factory.SubFactory(CategoryFactory)
     status = Status.PROPOSED
+    # Stored rows start as published as their status; held moves go through `demand_transition`.
+    published_status = factory.SelfAttribute("status")
     visibility = Visibility.PUBLIC
 
 

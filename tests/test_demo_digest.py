@@ -36,7 +36,7 @@ def test_the_readme_digest_recipe_sends_mail_with_links_to_the_demo(settings, dj
     assert Member.objects.count() == 4
     # What the README's shell line does: the campaign happened yesterday, so today's daily digest reports it.
     yesterday = timezone.now() - datetime.timedelta(days=1)
-    StatusChange.objects.update(changed_at=yesterday)
+    StatusChange.objects.update(changed_at=yesterday, published_at=yesterday)
     Evidence.objects.update(created_at=yesterday)
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_digests", "--frequency", "daily", stdout=StringIO())

@@ -4,6 +4,7 @@ in the API's `{detail, code, errors}` shape under /api/ and as HTML for pages.""
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -84,10 +85,23 @@ def server(static_root, tmp_path):
 
 
 def send(port: int, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    return response.status, response.getheader("Content-Type", ""), response.read()
+    """One request on its own connection. A server may answer (413) and close before it has read the whole
+    body, as it should: the rest of the body then meets a closed socket, and the answer is read all the same."""
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        try:
+            sock.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response = http.client.HTTPResponse(sock, method=method)
+        response.begin()
+        return response.status, response.getheader("Content-Type", ""), response.read()
 
 
 def assert_api_error(status: int, content_type: str, content: bytes, expected: int) -> dict:

@@ -205,3 +205,20 @@ def test_status_changes_recorded_before_occurred_at_happened_when_recorded(migra
     new_state = migrator.apply_tested_migration(("demands", "0005_bargaining_at_the_table"))
     moved = new_state.apps.get_model("demands", "StatusChange").objects.get(pk=change.pk)
     assert moved.occurred_at == recorded
+
+
+@pytest.mark.django_db(transaction=True)
+def test_everything_recorded_before_publishing_was_published_when_recorded(migrator, fresh_content_types):
+    old_state = migrator.apply_initial_migration(("demands", "0007_spanish_versions"))
+    Category = old_state.apps.get_model("demands", "Category")
+    Demand = old_state.apps.get_model("demands", "Demand")
+    StatusChange = old_state.apps.get_model("demands", "StatusChange")
+    category = Category.objects.create(name="Staffing", slug="staffing", position=1)
+    demand = Demand.objects.create(title="Nurses", slug="nurses", summary="s", category=category, status="countered")
+    change = StatusChange.objects.create(demand=demand, from_status="proposed", to_status="countered")
+    recorded = datetime.datetime(2026, 3, 4, 5, 6, tzinfo=datetime.UTC)
+    StatusChange.objects.filter(pk=change.pk).update(changed_at=recorded)
+
+    new_state = migrator.apply_tested_migration(("demands", "0008_publishing"))
+    assert new_state.apps.get_model("demands", "StatusChange").objects.get(pk=change.pk).published_at == recorded
+    assert new_state.apps.get_model("demands", "Demand").objects.get(pk=demand.pk).published_status == "countered"

@@ -187,7 +187,7 @@ class DigestSource:
         self._evidence_rows = list(evidence_for_members(since=since, until=until))
         self._counts: dict[int, dict[str, int]] = defaultdict(dict)
         for row in demand_status_counts_for_members():
-            self._counts[row["category_id"]][row["status"]] = row["count"]
+            self._counts[row["category_id"]][row["shown_status"]] = row["count"]
         # Texts and links per language, each built once, from the rows above: no query per language.
         self._built: dict[str, tuple[dict[int, str], list[_Change], list[_Evidence]]] = {}
 
@@ -203,7 +203,7 @@ class DigestSource:
         rows, chains = self._rows, self._chains
         changes = [
             _Change(
-                at=row.changed_at,
+                at=row.published_at or row.changed_at,  # never empty: the selector reads published rows
                 category_id=row.demand.category_id,
                 change=DigestChange(
                     demand_title=localized(row.demand, "title").text,

@@ -16,13 +16,14 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from ..errors import Conflict, DomainError, StaleVersion, ValidationFailed
+from ..errors import Conflict, DomainError, Forbidden, StaleVersion, ValidationFailed
 from .serializers import ErrorSerializer
 
 NON_FIELD = "non_field_errors"
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     StaleVersion: status.HTTP_412_PRECONDITION_FAILED,
     Conflict: status.HTTP_409_CONFLICT,
+    Forbidden: status.HTTP_403_FORBIDDEN,
 }
 
 

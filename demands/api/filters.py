@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 
 from ..models import Demand, Evidence, PriorityTier, Status, Visibility
 from ..roles import is_team
-from ..selectors import evidence_links_visible_to
+from ..selectors import demands_at_status, evidence_links_visible_to
 from .serializers import MAX_ID
 
 
@@ -48,7 +48,7 @@ def by_category(queryset: QuerySet, name: str, value: str) -> QuerySet:
 
 
 class DemandFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Status.choices)
+    status = django_filters.ChoiceFilter(choices=Status.choices, method="at_status")
     category = django_filters.CharFilter(method=by_category, max_length=100, help_text="A category slug or id.")
     visibility = django_filters.ChoiceFilter(choices=Visibility.choices)
     priority_tier = django_filters.ChoiceFilter(
@@ -63,6 +63,9 @@ class DemandFilter(django_filters.FilterSet):
     class Meta:
         model = Demand
         fields = ["status", "category", "visibility", "priority_tier", "updated_since"]
+
+    def at_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return demands_at_status(queryset, value, getattr(self.request, "user", None))
 
     def by_priority_tier(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not is_team(getattr(self.request, "user", None)):

@@ -185,17 +185,23 @@ class StatusChangeSerializer(OutputSerializer):
     """One step of a demand's status history, with its public note."""
 
     session = SessionBriefSerializer(read_only=True, allow_null=True)
+    url = serializers.HyperlinkedIdentityField(
+        view_name="status-change-detail", help_text="This change's API URL; `POST <url>publish/` publishes it."
+    )
 
     class Meta:
         model = StatusChange
         fields = [
             "id",
+            "url",
             "demand",
             "from_status",
             "to_status",
             "note",
             "changed_at",
             "occurred_at",
+            "published_at",
+            "embargo_until",
             "session",
             "proposal",
             "agreement",
@@ -210,6 +216,9 @@ class TeamStatusChangeSerializer(StatusChangeSerializer):
 
     internal_note = serializers.CharField(required=False, help_text=TEAM_ONLY)
     changed_by = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
+    )
+    published_by = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
     )
 
@@ -366,6 +375,17 @@ class DemandInputSerializer(serializers.Serializer):
         return attrs
 
 
+def hold_field() -> serializers.BooleanField:
+    """`hold`: keep the status change this write makes team-only until another team member publishes it."""
+    return serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Keep the status change this makes team-only until another team member publishes it "
+        "(default: the PUBLISH_REVIEW setting).",
+    )
+
+
 class TransitionInputSerializer(serializers.Serializer):
     """A move to another status (see the transitions table), with its notes."""
 
@@ -392,6 +412,10 @@ class TransitionInputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="When it happened at the table (default: the session's date, else now); never in the future, "
         "never before the demand was recorded.",
+    )
+    hold = hold_field()
+    embargo_until = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Hold until this time, in the future."
     )
     version = VersionField()
 
@@ -661,6 +685,7 @@ class ProposalInputSerializer(StrictInputSerializer):
     note = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Public note on the status change it makes."
     )
+    hold = hold_field()
     version = VersionField()
 
 
@@ -714,6 +739,7 @@ class SignInputSerializer(StrictInputSerializer):
     session = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
     )
+    hold = hold_field()
     version = VersionField()
 
 
@@ -727,6 +753,7 @@ class VoteInputSerializer(StrictInputSerializer):
     eligible = serializers.IntegerField(
         min_value=0, max_value=MAX_VERSION, help_text="yes + no + abstain may not exceed it."
     )
+    hold = hold_field()
     demands = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         min_length=1,

@@ -10,5 +10,7 @@ router.register("evidence", views.EvidenceViewSet, basename="evidence")
 router.register("resolutions", views.ResolutionViewSet, basename="resolution")
 router.register("proposals", views.ProposalViewSet, basename="proposal")
 router.register("votes", views.VoteViewSet, basename="vote")
+router.register("status-changes", views.StatusChangeViewSet, basename="status-change")
+router.register("held", views.HeldViewSet, basename="held")
 
 urlpatterns = router.urls

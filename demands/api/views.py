@@ -37,6 +37,7 @@ from ..selectors import (
     demands_visible_to,
     evidence_links_visible_to,
     evidence_visible_to,
+    held_status_changes,
     previous_language,
     proposals_visible_to,
     resolutions_visible_to,
@@ -46,6 +47,7 @@ from ..selectors import (
 from ..services import (
     agreement_set_language,
     agreement_sign,
+    change_publish,
     demand_create,
     demand_transition,
     demand_update,
@@ -62,6 +64,7 @@ from ..services import (
 from .exceptions import InvalidIfMatch, PreconditionRequired, error_body, error_responses
 from .filters import DemandFilter, EvidenceFilter
 from .parsers import SafeJSONParser
+from .permissions import IsTeam
 from .serializers import (
     AgreementInputSerializer,
     AgreementSerializer,
@@ -370,6 +373,8 @@ class DemandViewSet(
             internal_note=data["internal_note"],
             session_id=data.get("session"),
             occurred_at=data.get("occurred_at"),
+            hold=data["hold"],
+            embargo_until=data["embargo_until"],
         )
         return self._demand_response(demand.pk)
 
@@ -407,7 +412,9 @@ class DemandViewSet(
         changes = status_changes_visible_to(request.user).filter(demand=demand).select_related("changed_by")
         serializer_class = TeamStatusChangeSerializer if viewer_is_team(self) else StatusChangeSerializer
         page = self.paginate_queryset(changes)
-        return self.get_paginated_response(serializer_class(page, many=True).data)
+        return self.get_paginated_response(
+            serializer_class(page, many=True, context=self.get_serializer_context()).data
+        )
 
     def _proposal_serializer_class(self) -> type[BaseSerializer]:
         return TeamProposalSerializer if viewer_is_team(self) else ProposalSerializer
@@ -516,6 +523,7 @@ class DemandViewSet(
             session_id=data.get("session"),
             expected_version=_expected_version(header_version, data.get("version")),
             by=request.user,
+            hold=data.get("hold"),
         )
         return self._agreement_response(demand)
 
@@ -768,3 +776,52 @@ class VoteViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Retriev
         data = valid_input(VoteInputSerializer, request)
         vote = vote_record(by=request.user, demand_ids=data.pop("demands"), **data)
         return written_response(self, vote.pk, status=201)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Get a status change",
+        responses={200: TeamStatusChangeSerializer, **error_responses(401, 404, 429)},
+    ),
+)
+class StatusChangeViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One status change within the caller's visibility; a held one only for the team."""
+
+    def get_queryset(self) -> QuerySet:
+        user = None if is_schema_request(self) else self.request.user
+        changes = status_changes_visible_to(user)
+        return changes.select_related("changed_by", "published_by") if viewer_is_team(self) else changes
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return TeamStatusChangeSerializer if viewer_is_team(self) else StatusChangeSerializer
+
+    @extend_schema(
+        summary="Publish a held status change (team, not its recorder)",
+        description="Makes the change (and its proposal, agreement or the vote's other moves) visible to members "
+        "and the public, and brings the demand's shown status along. The recorder gets 403; publishing an "
+        "already published change changes nothing.",
+        request=None,
+        responses={200: TeamStatusChangeSerializer, **error_responses(401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def publish(self, request: Request, pk: str | None = None) -> Response:
+        change = change_publish(change_id=self.get_object().pk, by=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=change.pk)).data)
+
+
+class HeldViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """`GET /api/v1/held/`: every held status change, oldest first (team only)."""
+
+    permission_classes = [IsTeam]
+    serializer_class = TeamStatusChangeSerializer
+    filter_backends: list[type] = []
+
+    def get_queryset(self) -> QuerySet:
+        return held_status_changes()
+
+    @extend_schema(
+        summary="List everything held (team)",
+        responses={200: TeamStatusChangeSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)

@@ -190,7 +190,7 @@ def change(demand, to_status, *, when, note="", internal_note=""):
     row = StatusChange.objects.create(
         demand=demand, from_status=demand.status, to_status=to_status, note=note, internal_note=internal_note
     )
-    StatusChange.objects.filter(pk=row.pk).update(changed_at=when)
+    StatusChange.objects.filter(pk=row.pk).update(changed_at=when, published_at=when)
     demand.status = to_status
     demand.save(update_fields=["status"])
 

@@ -41,7 +41,7 @@ def change(demand, to_status, *, at, note="", note_es="", proposal=None):
     row = StatusChange.objects.create(
         demand=demand, from_status=demand.status, to_status=to_status, note=note, note_es=note_es, proposal=proposal
     )
-    StatusChange.objects.filter(pk=row.pk).update(changed_at=at)
+    StatusChange.objects.filter(pk=row.pk).update(changed_at=at, published_at=at)
     demand.status = to_status
     demand.save(update_fields=["status"])
     return row

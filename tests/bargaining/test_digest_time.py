@@ -38,7 +38,7 @@ def plant(at: datetime.datetime, category) -> str:
     title = f"Change at {at.astimezone(datetime.UTC):%Y-%m-%dT%H:%M:%SZ}"
     demand = DemandFactory(title=title, category=category, status=Status.PROPOSED)
     row = StatusChange.objects.create(demand=demand, from_status=Status.PROPOSED, to_status=Status.COUNTERED)
-    StatusChange.objects.filter(pk=row.pk).update(changed_at=at)
+    StatusChange.objects.filter(pk=row.pk).update(changed_at=at, published_at=at)
     return title
 
 

@@ -48,7 +48,7 @@ def change(demand, to_status, *, at, note="", internal_note=""):
     row = StatusChange.objects.create(
         demand=demand, from_status=demand.status, to_status=to_status, note=note, internal_note=internal_note
     )
-    StatusChange.objects.filter(pk=row.pk).update(changed_at=at)
+    StatusChange.objects.filter(pk=row.pk).update(changed_at=at, published_at=at)
     demand.status = to_status
     demand.save(update_fields=["status"])
     return row

@@ -35,6 +35,7 @@ def sent_digest(language: str) -> str:
     # A note with a long link pasted in, as a team member might: it must wrap, not widen the page.
     StatusChange.objects.update(
         changed_at=now - datetime.timedelta(hours=1),
+        published_at=now - datetime.timedelta(hours=1),
         note=f"Read the report: {long_url}",
         note_es=f"Lea el informe: {long_url}",
     )

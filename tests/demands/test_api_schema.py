@@ -97,7 +97,7 @@ def objects(db) -> dict[str, int]:
     DemandFactory(visibility=Visibility.TEAM)
     session = BargainingSessionFactory(team_notes="notes")
     session.demands.add(demand)
-    StatusChangeFactory(demand=demand, session=session)
+    change = StatusChangeFactory(demand=demand, session=session)
     evidence = EvidenceFactory()
     FigureFactory(evidence=evidence)
     EvidenceLinkFactory(demand=demand, evidence=evidence)
@@ -116,6 +116,7 @@ def objects(db) -> dict[str, int]:
         "resolutions": clause.resolution_id,
         "sessions": session.pk,
         "members": member.pk,
+        "status-changes": change.pk,
     }
 
 

@@ -120,6 +120,9 @@ VISIBLE = {
 }
 # Each demand's Spanish title, shown on the /es/ pages and in Spanish digests to the same audiences.
 VISIBLE_ES = {visibility: {f"DEMANDA-{visibility.upper()}-CANARIO"} for visibility in Visibility.values}
+# A held move of the public demand is the team's alone until published, whatever the demand's visibility.
+HELD = "HELD-CHANGE-CANARY"
+VISIBLE[Visibility.TEAM].add(HELD)
 
 
 @pytest.fixture
@@ -146,6 +149,10 @@ def world(db) -> dict:
     for demand in demands.values():
         for item in evidence.values():
             EvidenceLinkFactory(demand=demand, evidence=item, claim="supports: it")
+    StatusChange.objects.create(
+        demand=demands["public"], from_status=Status.COUNTERED, to_status=Status.PROPOSED, note=HELD, published_at=None
+    )
+    Demand.objects.filter(pk=demands["public"].pk).update(status=Status.PROPOSED)
     # At the table: a passed proposal on every demand, a team draft and an unsigned agreement on the public one
     # (whole rows that only the team may read), a reached agreement and a vote on the members' one.
     proposals = {
@@ -381,7 +388,7 @@ def digest_bytes(world: dict, django_capture_on_commit_callbacks) -> list[bytes]
     """
     reported = digest_period(frequency="weekly", now=timezone.now())
     moment = reported.window_end - datetime.timedelta(hours=1)
-    StatusChange.objects.update(changed_at=moment)
+    StatusChange.objects.update(changed_at=moment, published_at=moment)
     Evidence.objects.update(created_at=moment)
     MemberFactory(email="reader@example.org")
     MemberFactory(email="lector@example.org", language="es")
