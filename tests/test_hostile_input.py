@@ -1,6 +1,7 @@
 """Hostile bodies against the real server process (gunicorn, production settings): a 4xx, never a 500,
 in the API's `{detail, code, errors}` shape under /api/ and as HTML for pages."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -95,10 +96,8 @@ def send(port: int, method: str, path: str, body: bytes = b"", headers: dict[str
     ]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         response = http.client.HTTPResponse(sock, method=method)
         response.begin()
         return response.status, response.getheader("Content-Type", ""), response.read()
