@@ -1,7 +1,8 @@
 """Every write to demands goes through these functions."""
 
 import datetime
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, cast
 
 from django.contrib.auth.models import User
@@ -30,6 +31,7 @@ from .models import (
     TentativeAgreement,
     Visibility,
 )
+from .pagecache import public_pages_changed
 
 # The demand's fields an edit may set; `status` moves only by `demand_transition`.
 DEMAND_FIELDS = frozenset(
@@ -52,6 +54,15 @@ NOT_EDITABLE = {"status": "Change the status with a transition, not an edit."}
 
 # Taken by pages under /demands/: a demand with this slug could never be opened.
 RESERVED_SLUGS = frozenset({"new"})
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """The transaction of every write here: what the public pages show may change, so their cache moves on
+    once it commits (`demands.pagecache`); a write refused or rolled back leaves it as it was."""
+    with transaction.atomic():
+        transaction.on_commit(public_pages_changed)
+        yield
 
 
 def _full_clean(instance: Any, **kwargs: Any) -> None:
@@ -132,7 +143,7 @@ def demand_create(*, by: User | None, **data: Any) -> Demand:
     apply_fields(demand, data, editable=DEMAND_FIELDS)
     _refuse_reserved_slug(demand)
     demand._history_user = by
-    with transaction.atomic():
+    with _writing():
         demand.save()
         if "clauses" in data:
             demand.clauses.set(data["clauses"])
@@ -143,7 +154,7 @@ def demand_update(*, demand_id: int, expected_version: int, by: User | None, **d
     """Edit a demand's fields if nobody changed it since `expected_version`; bumps `version` if anything
     changed. An edit that changes nothing keeps the version and writes no audit row."""
     refuse_unknown_fields(data, DEMAND_FIELDS)
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         changed = apply_fields(demand, data, editable=DEMAND_FIELDS)
@@ -226,7 +237,7 @@ def demand_transition(
     Reopening a tentative agreement (→ countered) needs a note and unsigns the agreement; its signed
     state stays in the agreement's history.
     """
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         _refuse_move(demand, to_status)
@@ -283,7 +294,7 @@ def evidence_link_create(
     claim = claim.strip()
     if not claim:
         raise ValidationFailed({"claim": ["Say in one line what the evidence supports."]})
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         evidence = Evidence.objects.filter(pk=evidence_id).first()
@@ -306,13 +317,14 @@ def category_create(**fields: Any) -> Category:
     """Add a category; its name and slug are unique."""
     category = Category()
     apply_fields(category, fields, editable=CATEGORY_FIELDS)
-    category.save()
+    with _writing():
+        category.save()
     return category
 
 
 def category_update(*, category_id: int, **fields: Any) -> Category:
     """Rename, describe or reorder a category; nothing changed, nothing saved."""
-    with transaction.atomic():
+    with _writing():
         category = Category.objects.select_for_update().get(pk=category_id)
         if apply_fields(category, fields, editable=CATEGORY_FIELDS):
             category.save()
@@ -378,7 +390,7 @@ def evidence_create(*, by: User | None, figures: Iterable[Mapping[str, Any]] = (
     # Uniqueness is checked by `_refuse_duplicate_evidence`, with a clearer message than the constraint's own.
     apply_fields(evidence, fields, editable=EVIDENCE_FIELDS, validate_constraints=False)
     cleaned = _clean_figures(figures)
-    with transaction.atomic():
+    with _writing():
         _save_evidence(evidence, cleaned, by)
     return evidence
 
@@ -389,7 +401,7 @@ def evidence_update(
     """Edit a piece of evidence; `figures`, when given, replace its figures. Nothing changed: nothing saved."""
     refuse_unknown_fields(fields, EVIDENCE_FIELDS)
     cleaned = None if figures is None else _clean_figures(figures)
-    with transaction.atomic():
+    with _writing():
         evidence = Evidence.objects.select_for_update().get(pk=evidence_id)
         changed = apply_fields(evidence, fields, editable=EVIDENCE_FIELDS, validate_constraints=False)
         if cleaned is not None and _figure_rows(cleaned) == _figure_rows(evidence.figures.order_by("id")):
@@ -485,7 +497,7 @@ def resolution_create(*, by: User | None, clauses: Iterable[Mapping[str, Any]] =
     # Uniqueness is checked by `_refuse_duplicate_resolution`, with a message naming what is already there.
     apply_fields(resolution, fields, editable=RESOLUTION_FIELDS, validate_constraints=False)
     cleaned = _clean_clauses(clauses)
-    with transaction.atomic():
+    with _writing():
         _save_resolution(resolution, cleaned, by)
     return resolution
 
@@ -498,7 +510,7 @@ def resolution_update(
     saved."""
     refuse_unknown_fields(fields, RESOLUTION_FIELDS)
     cleaned = None if clauses is None else _clean_clauses(clauses)
-    with transaction.atomic():
+    with _writing():
         resolution = Resolution.objects.select_for_update().get(pk=resolution_id)
         changed = apply_fields(resolution, fields, editable=RESOLUTION_FIELDS, validate_constraints=False)
         if cleaned is not None and not _clauses_changed(resolution, cleaned):
@@ -533,7 +545,7 @@ def session_create(*, by: User | None, demand_ids: Iterable[int] = (), **fields:
     apply_fields(session, fields, editable=SESSION_FIELDS)
     ids = _existing_demand_ids(demand_ids)
     session._history_user = by
-    with transaction.atomic():
+    with _writing():
         session.save()
         session.demands.set(ids)
     return session
@@ -546,7 +558,7 @@ def session_update(
     nothing writes no audit row."""
     refuse_unknown_fields(fields, SESSION_FIELDS)
     ids = None if demand_ids is None else _existing_demand_ids(demand_ids)
-    with transaction.atomic():
+    with _writing():
         session = BargainingSession.objects.select_for_update().get(pk=session_id)
         data = fields if ids is None else {**fields, "demands": ids}
         changed = apply_fields(session, data, editable=SESSION_FIELDS | {"demands"})
@@ -583,7 +595,7 @@ def proposal_create(
     proposal to `proposed`, a Board one to `countered`; no move when it is there already). A team draft
     (visibility `team`) has not crossed the table and moves nothing. Refused moves write nothing."""
     refuse_unknown_fields(fields, PROPOSAL_FIELDS)
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         proposal = Proposal(demand=demand, session_id=session_id, created_by=by, number=1)
@@ -650,7 +662,7 @@ def proposal_update(
     a passed proposal, one history row citing it. A passed proposal's language, date and visibility are locked
     (409). An edit that changes nothing writes nothing."""
     refuse_unknown_fields(fields, PROPOSAL_EDITABLE, PROPOSAL_NOT_EDITABLE)
-    with transaction.atomic():
+    with _writing():
         demand_id = Proposal.objects.values_list("demand_id", flat=True).get(pk=proposal_id)
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
@@ -700,7 +712,7 @@ def agreement_set_language(
     language = language.strip()
     if not language:
         raise ValidationFailed({"language": ["Give the agreed contract language."]})
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         if not demand.is_open:
@@ -742,7 +754,7 @@ def agreement_sign(
     if errors:
         raise ValidationFailed(errors)
     _refuse_future("signed_on", signed_on, "A signature")
-    with transaction.atomic():
+    with _writing():
         # The demand's row lock serializes signers: of two at once, exactly one reaches the agreement.
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
@@ -824,7 +836,7 @@ def vote_record(
     ids = sorted(set(demand_ids))
     if not ids:
         raise ValidationFailed({"demands": ["Name the demands whose tentative agreements the vote covers."]})
-    with transaction.atomic():
+    with _writing():
         demands = list(Demand.objects.select_for_update().filter(pk__in=_existing_demand_ids(ids)).order_by("pk"))
         reached = set(
             TentativeAgreement.objects.filter(demand__in=demands, reached_at__isnull=False).values_list(
@@ -871,7 +883,7 @@ def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, 
     if session is None:
         raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
     written = 0
-    with transaction.atomic():
+    with _writing():
         for index, outcome in enumerate(outcomes):
             demand_id, version = outcome["demand_id"], outcome["expected_version"]
             try:

@@ -29,6 +29,7 @@ from .forms import (
     VoteForm,
 )
 from .models import Category, Demand, Evidence, Side, Status, StatusChange, TentativeAgreement, Visibility
+from .pagecache import cached_public_page
 from .roles import is_team
 from .selectors import (
     AtTheTable,
@@ -90,6 +91,7 @@ def team_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     return wrapped
 
 
+@cached_public_page
 def dashboard(request: HttpRequest) -> HttpResponse:
     """`/`: where the demands the viewer may see stand, with progress, evidence and recent changes; the demands
     filtered (`status`, `category`, `q` as on `/demands/`) and paginated; progress counted in the database."""
@@ -109,6 +111,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "demands/dashboard.html", context, status=200 if valid else 400)
 
 
+@cached_public_page
 def demand_list(request: HttpRequest) -> HttpResponse:
     """`/demands/`: the demands the viewer may see, searched (`q`) and filtered (`status`, `category`); paginated."""
     filters = DemandListFilter(request.GET, queryset=demands_by_category(request.user))
@@ -142,6 +145,7 @@ def demands_json(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
+@cached_public_page
 def bulletin(request: HttpRequest) -> HttpResponse:
     """`/bulletin/`: "Where we stand", printable: one page per category, dated."""
     demands = list(demands_for_export(request.user))
@@ -149,6 +153,7 @@ def bulletin(request: HttpRequest) -> HttpResponse:
     return render(request, "demands/bulletin.html", context)
 
 
+@cached_public_page
 def feeds(request: HttpRequest) -> HttpResponse:
     """`/feeds/`: how to follow the changes, with the Atom feed of all of them and one per category."""
     return render(request, "demands/feeds.html", {"categories": Category.objects.all()})
@@ -262,6 +267,7 @@ def _demand_page(
     return render(request, "demands/demand_detail.html", context, status=status)
 
 
+@cached_public_page
 def demand_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """`/demands/<slug>/`: one demand; 404 for demands the viewer may not see."""
     demand = get_object_or_404(demands_visible_to(request.user).select_related("owner"), slug=slug)
@@ -439,12 +445,14 @@ def demand_edit_view(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "demands/demand_form.html", context, status=400 if form.errors else 200)
 
 
+@cached_public_page
 def resolution_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """`/resolutions/<id>/`: the clauses and the visible demands resting on each."""
     resolution = get_object_or_404(resolution_with_clauses_for(request.user), pk=pk)
     return render(request, "demands/resolution_detail.html", {"resolution": resolution})
 
 
+@cached_public_page
 def evidence_list(request: HttpRequest) -> HttpResponse:
     """`/evidence/`: the evidence the viewer may see, with what it is cited for; searched (`q`), filtered by
     `kind` and paginated."""
