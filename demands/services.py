@@ -61,7 +61,8 @@ def _writing() -> Iterator[None]:
     """The transaction of every write here: what the public pages show may change, so their cache moves on
     once it commits (`demands.pagecache`); a write refused or rolled back leaves it as it was."""
     with transaction.atomic():
-        transaction.on_commit(public_pages_changed)
+        # Robust: the write has committed; a cache that cannot be reached must not turn it into an error.
+        transaction.on_commit(public_pages_changed, robust=True)
         yield
 
 
