@@ -34,7 +34,8 @@ RESULTS = ROOT / "bench" / "results"
 # The checkout whose code the import and planning processes run (--code: e.g. main, for "before" figures).
 CODE = ROOT
 SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-DATABASE = "bdt_bench_scale"
+# BENCH_SCALE_DATABASE: another name, so that two checkouts can measure at the same time.
+DATABASE = os.environ.get("BENCH_SCALE_DATABASE", "bdt_bench_scale")
 BUSY_SLUG = "busy-demand"
 
 
@@ -48,6 +49,8 @@ def _environment() -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="config.settings",
         # Production-like, but over plain HTTP in-process.
         DJANGO_SECURE_SSL_REDIRECT="0",
+        # What a page costs to render, not to fetch from the cache of anonymous pages.
+        PUBLIC_PAGE_CACHE_SECONDS="0",
     )
     env.pop("REDIS_URL", None)
     return env
@@ -79,20 +82,20 @@ INSERT INTO demands_category (name, slug, description, position)
 SELECT 'Category ' || i, 'category-' || i, '', i FROM generate_series(1, 10) i;
 
 INSERT INTO demands_demand (title, slug, summary, body, status, visibility, target, version, internal_notes,
-    fallback_position, priority_tier, created_at, updated_at, category_id, owner_id)
+    fallback_position, priority_tier, created_at, updated_at, category_id, owner_id, article, current_language)
 SELECT 'Demand ' || i, CASE WHEN i = 1 THEN '{busy}' ELSE 'demand-' || i END,
     'Summary of demand ' || i, 'Body of demand ' || i, 'proposed',
     CASE WHEN i = 1 THEN 'public' ELSE (ARRAY['public','members','team'])[1 + i % 3] END, '', 1,
     'internal ' || i, '', 'important',
     now() - interval '400 days', now() - (i || ' minutes')::interval,
-    (SELECT min(id) FROM demands_category) + i % 10, NULL
+    (SELECT min(id) FROM demands_category) + i % 10, NULL, '', ''
 FROM generate_series(1, 5000) i;
 
 -- 10,000 changes on the busy demand, 190,000 spread over the others (38 each).
-INSERT INTO demands_statuschange (from_status, to_status, note, internal_note, changed_at, changed_by_id,
-    demand_id, session_id)
+INSERT INTO demands_statuschange (from_status, to_status, note, internal_note, changed_at, occurred_at,
+    changed_by_id, demand_id, session_id)
 SELECT 'proposed', 'countered', 'Public note ' || i, 'Internal note ' || i,
-    now() - ((200000 - i) || ' minutes')::interval, NULL,
+    now() - ((200000 - i) || ' minutes')::interval, now() - ((200000 - i) || ' minutes')::interval, NULL,
     CASE WHEN i <= 10000 THEN (SELECT id FROM demands_demand WHERE slug = '{busy}')
          ELSE (SELECT min(id) FROM demands_demand) + 1 + (i % 4999) END,
     NULL
@@ -200,10 +203,14 @@ def measure_pages(repeat: int) -> list[dict]:
     plan = [
         ("anonymous", anonymous, "/"),
         ("anonymous", anonymous, f"/demands/{BUSY_SLUG}/"),
+        ("anonymous", anonymous, f"/demands/{BUSY_SLUG}/?history=250&evidence=50"),
         ("anonymous", anonymous, "/evidence/"),
+        ("anonymous", anonymous, "/evidence/?page=200"),
+        ("anonymous", anonymous, "/?page=100"),
         ("anonymous", anonymous, "/feed/"),
         ("team", team_client, "/"),
         ("team", team_client, f"/demands/{BUSY_SLUG}/"),
+        ("team", team_client, f"/demands/{BUSY_SLUG}/?cite=evidence&cite_page=20"),
         ("team", team_client, "/evidence/"),
         ("anonymous", anonymous, "/api/v1/demands/"),
         ("team", team_client, "/api/v1/demands/"),

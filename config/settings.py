@@ -61,6 +61,8 @@ MIDDLEWARE = [
     # Outermost but one: every response under /api/, errors and redirects too, says it varies per caller.
     "demands.api.middleware.VaryOnCallerMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # ETag (a hash of the body) and Last-Modified answered with 304 on a reload: after every header is set.
+    "django.middleware.http.ConditionalGetMiddleware",
     # Oversized bodies get 413 before any view reads them.
     "config.middleware.RefuseHostileRequestsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -111,6 +113,10 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Anonymous public pages are served from the cache for this long at most (demands/pagecache.py); a write
+# through the services replaces them at once. 0 turns that cache off.
+PUBLIC_PAGE_CACHE_SECONDS = max(int(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS") or "600"), 0)
 
 # How many proxies in front of the app append to X-Forwarded-For: 0 (development, nothing in front) ignores the
 # header, which a client can forge; compose.yaml runs behind one. DRF's throttles and the lockouts both read it.

@@ -3,9 +3,9 @@
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from .models import Category, Status
+from .models import Category, Evidence, Status
 from .selectors import demands_at_status, demands_matching
 
 MAX_QUERY_LENGTH = 200
@@ -38,3 +38,20 @@ class DemandListFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.form.fields["q"].widget.input_type = "search"
         self.form.fields["q"].widget.attrs.update(autocomplete="off")
+
+
+class EvidenceListFilter(django_filters.FilterSet):
+    """Search (`q`: title or publisher) and kind over evidence already scoped to the viewer."""
+
+    q = django_filters.CharFilter(
+        label="Search", method="search", max_length=MAX_QUERY_LENGTH, help_text="Titles and publishers."
+    )
+    kind = django_filters.ChoiceFilter(label="Kind", choices=Evidence.Kind.choices, empty_label="Any kind")
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        text = value.strip()
+        return queryset.filter(Q(title__icontains=text) | Q(publisher__icontains=text)) if text else queryset
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.form.fields["q"].widget.input_type = "search"

@@ -1,11 +1,13 @@
 """Forms of the team's pages. They collect input; the services decide what is allowed."""
 
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib.auth.models import User
-from django.forms.models import fields_for_model, model_to_dict
+from django.db.models import Q
+from django.forms.models import ModelChoiceIterator, fields_for_model, model_to_dict
 from django.utils import timezone
 
 from .models import (
@@ -24,6 +26,31 @@ from .models import (
 )
 from .roles import TEAM_GROUP
 from .services import agreement_set_language, agreement_sign, demand_transition, proposal_update, vote_record
+
+SESSION_CHOICES = 50
+
+
+class RecentChoices(ModelChoiceIterator):
+    """The first `field.menu_size` rows of the field's queryset: a menu whose length does not grow."""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for item in self.queryset[: self.field.menu_size]:
+            yield self.choice(item)
+
+    def __len__(self) -> int:
+        return min(self.queryset.count(), self.field.menu_size) + (self.field.empty_label is not None)
+
+    def __bool__(self) -> bool:
+        return self.field.empty_label is not None or self.queryset.exists()
+
+
+class RecentChoiceField(forms.ModelChoiceField):
+    """Accepts any row of its queryset (one query by id) but offers only the first `menu_size` in its menu."""
+
+    iterator = RecentChoices
+    menu_size = SESSION_CHOICES
 
 
 class TransitionForm(forms.Form):
@@ -53,11 +80,12 @@ class TransitionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Confidential — bargaining team only.",
     )
-    session = forms.ModelChoiceField(
-        queryset=BargainingSession.objects.all(),
+    session = RecentChoiceField(
+        queryset=BargainingSession.objects.order_by("-held_on", "-id"),
         required=False,
         label="Bargaining session",
         empty_label="Not at a session",
+        help_text=f"The {SESSION_CHOICES} most recent sessions.",
     )
     occurred_at = forms.DateTimeField(
         label="When it happened",
@@ -196,13 +224,29 @@ class EvidenceLinkForm(forms.Form):
 
     def __init__(self, *args: Any, demand: Demand, evidence: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["evidence"].queryset = evidence.exclude(links__demand=demand).order_by("title")
+        # Any evidence not yet cited passes (one query by id); the menu offers a page of it (`offer`).
+        self.fields["evidence"].queryset = evidence.exclude(links__demand=demand).order_by("title", "id")
         self.fields["evidence"].label_from_instance = self.evidence_label
         self.fields["version"].initial = demand.version
 
     @staticmethod
     def evidence_label(evidence: Evidence) -> str:
         return f"{evidence.title} ({evidence.publisher})" if evidence.publisher else evidence.title
+
+    def citable(self, search: str = "") -> Any:
+        """The evidence this form accepts, narrowed to titles or publishers containing `search`."""
+        citable = self.fields["evidence"].queryset.only("id", "title", "publisher")
+        if search:
+            citable = citable.filter(Q(title__icontains=search) | Q(publisher__icontains=search))
+        return citable
+
+    def offer(self, evidence: Iterable[Evidence]) -> None:
+        """Show only `evidence` in the menu (a page of `citable()`), and the item already chosen, if any."""
+        choices = [(item.pk, self.evidence_label(item)) for item in evidence]
+        chosen = self.cleaned_data.get("evidence") if self.is_bound and hasattr(self, "cleaned_data") else None
+        if chosen is not None and chosen.pk not in {pk for pk, _ in choices}:
+            choices.insert(0, (chosen.pk, self.evidence_label(chosen)))
+        self.fields["evidence"].widget.choices = [("", "Choose the evidence"), *choices]
 
 
 class EvidenceForm(forms.Form):

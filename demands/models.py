@@ -369,6 +369,9 @@ class StatusChange(models.Model):
         # Timelines read in the order things happened at the table; digests select by `changed_at`.
         ordering = ["-occurred_at", "-id"]
         get_latest_by = "changed_at"
+        # A demand's timeline page: its rows in timeline order, read a page at a time without a sort
+        # (bench/README.md, "The timeline index").
+        indexes = [models.Index(fields=["demand", "-occurred_at", "-id"], name="status_change_timeline")]
         constraints = [
             models.CheckConstraint(condition=~Q(from_status=models.F("to_status")), name="status_change_moves"),
             length_within("note", NOTE_MAX_LENGTH, "status_change"),

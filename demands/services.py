@@ -1,7 +1,8 @@
 """Every write to demands goes through these functions."""
 
 import datetime
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, cast
 
 from django.conf import settings
@@ -35,6 +36,7 @@ from .models import (
     held_changes,
     translation_field_names,
 )
+from .pagecache import public_pages_changed
 
 # The demand's fields an edit may set; `status` moves only by `demand_transition`.
 DEMAND_FIELDS = frozenset(
@@ -58,6 +60,16 @@ NOT_EDITABLE = {"status": "Change the status with a transition, not an edit."}
 
 # Taken by pages under /demands/: a demand with this slug could never be opened.
 RESERVED_SLUGS = frozenset({"new"})
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """The transaction of every write here: what the public pages show may change, so their cache moves on
+    once it commits (`demands.pagecache`); a write refused or rolled back leaves it as it was."""
+    with transaction.atomic():
+        # Robust: the write has committed; a cache that cannot be reached must not turn it into an error.
+        transaction.on_commit(public_pages_changed, robust=True)
+        yield
 
 
 def _full_clean(instance: Any, **kwargs: Any) -> None:
@@ -138,7 +150,7 @@ def demand_create(*, by: User | None, **data: Any) -> Demand:
     apply_fields(demand, data, editable=DEMAND_FIELDS)
     _refuse_reserved_slug(demand)
     demand._history_user = by
-    with transaction.atomic():
+    with _writing():
         demand.save()
         if "clauses" in data:
             demand.clauses.set(data["clauses"])
@@ -149,7 +161,7 @@ def demand_update(*, demand_id: int, expected_version: int, by: User | None, **d
     """Edit a demand's fields if nobody changed it since `expected_version`; bumps `version` if anything
     changed. An edit that changes nothing keeps the version and writes no audit row."""
     refuse_unknown_fields(data, DEMAND_FIELDS)
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         changed = apply_fields(demand, data, editable=DEMAND_FIELDS)
@@ -239,7 +251,7 @@ def demand_transition(
     Reopening a tentative agreement (→ countered) needs a note and unsigns the agreement; its signed
     state stays in the agreement's history.
     """
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         _refuse_move(demand, to_status)
@@ -327,7 +339,7 @@ def _publish(changes: Iterable[StatusChange], by: User | None, now: datetime.dat
 def change_publish(*, change_id: int, by: User) -> StatusChange:
     """A second team member publishes a held change (and whatever it carries: its proposal, agreement, or
     the vote's other moves). The recorder may not publish their own; publishing twice changes nothing."""
-    with transaction.atomic():
+    with _writing():
         change = StatusChange.objects.select_for_update().select_related("demand").get(pk=change_id)
         if change.published_at is not None:
             return change
@@ -345,7 +357,7 @@ def change_publish(*, change_id: int, by: User) -> StatusChange:
 def embargoes_publish(*, now: datetime.datetime | None = None) -> list[int]:
     """Publish every held change whose embargo has passed (the beat task calls this each minute)."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with _writing():
         due = held_changes().filter(embargo_until__lte=now).values_list("pk", flat=True)
         vote_ids = held_changes().filter(pk__in=due, vote__isnull=False).values("vote_id")
         changes = held_changes().filter(models.Q(pk__in=due) | models.Q(vote_id__in=vote_ids))
@@ -365,7 +377,7 @@ def evidence_link_create(
     claim = claim.strip()
     if not claim:
         raise ValidationFailed({"claim": ["Say in one line what the evidence supports."]})
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         evidence = Evidence.objects.filter(pk=evidence_id).first()
@@ -388,13 +400,14 @@ def category_create(**fields: Any) -> Category:
     """Add a category; its name and slug are unique."""
     category = Category()
     apply_fields(category, fields, editable=CATEGORY_FIELDS)
-    category.save()
+    with _writing():
+        category.save()
     return category
 
 
 def category_update(*, category_id: int, **fields: Any) -> Category:
     """Rename, describe or reorder a category; nothing changed, nothing saved."""
-    with transaction.atomic():
+    with _writing():
         category = Category.objects.select_for_update().get(pk=category_id)
         if apply_fields(category, fields, editable=CATEGORY_FIELDS):
             category.save()
@@ -460,7 +473,7 @@ def evidence_create(*, by: User | None, figures: Iterable[Mapping[str, Any]] = (
     # Uniqueness is checked by `_refuse_duplicate_evidence`, with a clearer message than the constraint's own.
     apply_fields(evidence, fields, editable=EVIDENCE_FIELDS, validate_constraints=False)
     cleaned = _clean_figures(figures)
-    with transaction.atomic():
+    with _writing():
         _save_evidence(evidence, cleaned, by)
     return evidence
 
@@ -471,7 +484,7 @@ def evidence_update(
     """Edit a piece of evidence; `figures`, when given, replace its figures. Nothing changed: nothing saved."""
     refuse_unknown_fields(fields, EVIDENCE_FIELDS)
     cleaned = None if figures is None else _clean_figures(figures)
-    with transaction.atomic():
+    with _writing():
         evidence = Evidence.objects.select_for_update().get(pk=evidence_id)
         changed = apply_fields(evidence, fields, editable=EVIDENCE_FIELDS, validate_constraints=False)
         if cleaned is not None and _figure_rows(cleaned) == _figure_rows(evidence.figures.order_by("id")):
@@ -575,7 +588,7 @@ def resolution_create(*, by: User | None, clauses: Iterable[Mapping[str, Any]] =
     # Uniqueness is checked by `_refuse_duplicate_resolution`, with a message naming what is already there.
     apply_fields(resolution, fields, editable=RESOLUTION_FIELDS, validate_constraints=False)
     cleaned = _clean_clauses(clauses)
-    with transaction.atomic():
+    with _writing():
         _save_resolution(resolution, cleaned, by)
     return resolution
 
@@ -588,7 +601,7 @@ def resolution_update(
     saved."""
     refuse_unknown_fields(fields, RESOLUTION_FIELDS)
     cleaned = None if clauses is None else _clean_clauses(clauses)
-    with transaction.atomic():
+    with _writing():
         resolution = Resolution.objects.select_for_update().get(pk=resolution_id)
         changed = apply_fields(resolution, fields, editable=RESOLUTION_FIELDS, validate_constraints=False)
         if cleaned is not None and not _clauses_changed(resolution, cleaned):
@@ -623,7 +636,7 @@ def session_create(*, by: User | None, demand_ids: Iterable[int] = (), **fields:
     apply_fields(session, fields, editable=SESSION_FIELDS)
     ids = _existing_demand_ids(demand_ids)
     session._history_user = by
-    with transaction.atomic():
+    with _writing():
         session.save()
         session.demands.set(ids)
     return session
@@ -636,7 +649,7 @@ def session_update(
     nothing writes no audit row."""
     refuse_unknown_fields(fields, SESSION_FIELDS)
     ids = None if demand_ids is None else _existing_demand_ids(demand_ids)
-    with transaction.atomic():
+    with _writing():
         session = BargainingSession.objects.select_for_update().get(pk=session_id)
         data = fields if ids is None else {**fields, "demands": ids}
         changed = apply_fields(session, data, editable=SESSION_FIELDS | {"demands"})
@@ -677,7 +690,7 @@ def proposal_create(
     proposal to `proposed`, a Board one to `countered`; no move when it is there already). A team draft
     (visibility `team`) has not crossed the table and moves nothing. Refused moves write nothing."""
     refuse_unknown_fields(fields, PROPOSAL_FIELDS)
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         proposal = Proposal(demand=demand, session_id=session_id, created_by=by, number=1)
@@ -763,7 +776,7 @@ def proposal_update(
     a passed proposal, one history row citing it. A passed proposal's language, date and visibility are locked
     (409). An edit that changes nothing writes nothing."""
     refuse_unknown_fields(fields, PROPOSAL_EDITABLE, PROPOSAL_NOT_EDITABLE)
-    with transaction.atomic():
+    with _writing():
         demand_id = Proposal.objects.values_list("demand_id", flat=True).get(pk=proposal_id)
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
@@ -815,7 +828,7 @@ def agreement_set_language(
     language = language.strip()
     if not language:
         raise ValidationFailed({"language": ["Give the agreed contract language."]})
-    with transaction.atomic():
+    with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
         if not demand.is_open:
@@ -858,7 +871,7 @@ def agreement_sign(
     if errors:
         raise ValidationFailed(errors)
     _refuse_future("signed_on", signed_on, "A signature")
-    with transaction.atomic():
+    with _writing():
         # The demand's row lock serializes signers: of two at once, exactly one reaches the agreement.
         demand = Demand.objects.select_for_update().get(pk=demand_id)
         refuse_stale(demand, expected_version)
@@ -953,7 +966,7 @@ def vote_record(
     ids = sorted(set(demand_ids))
     if not ids:
         raise ValidationFailed({"demands": ["Name the demands whose tentative agreements the vote covers."]})
-    with transaction.atomic():
+    with _writing():
         demands = list(Demand.objects.select_for_update().filter(pk__in=_existing_demand_ids(ids)).order_by("pk"))
         reached = set(
             TentativeAgreement.objects.filter(demand__in=demands, reached_at__isnull=False).values_list(
@@ -1001,7 +1014,7 @@ def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, 
     if session is None:
         raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
     written = 0
-    with transaction.atomic():
+    with _writing():
         for index, outcome in enumerate(outcomes):
             demand_id, version = outcome["demand_id"], outcome["expected_version"]
             try:

@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import views
 from .feeds import PublicStatusChangesFeed
+from .pagecache import cached_public_page
 
 app_name = "demands"
 
@@ -24,8 +25,8 @@ urlpatterns = [
     path("evidence/new/", views.evidence_create_view, name="evidence_create"),
     path("evidence/<int:pk>/edit/", views.evidence_edit_view, name="evidence_edit"),
     path("resolutions/<int:pk>/", views.resolution_detail, name="resolution_detail"),
-    path("feed/", PublicStatusChangesFeed(), name="feed"),
-    path("feed/<slug:category>/", PublicStatusChangesFeed(), name="category_feed"),
+    path("feed/", cached_public_page(PublicStatusChangesFeed()), name="feed"),
+    path("feed/<slug:category>/", cached_public_page(PublicStatusChangesFeed()), name="category_feed"),
     path("feeds/", views.feeds, name="feeds"),
     path("held/", views.held_list, name="held_list"),
     path("held/<int:pk>/publish/", views.held_publish, name="held_publish"),

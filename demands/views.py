@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError, Forbidden, StaleVersion, ValidationFailed
 from .exports import csv_lines, json_chunks
-from .filters import DemandListFilter
+from .filters import DemandListFilter, EvidenceListFilter
 from .forms import (
     AgreementLanguageForm,
     AgreementSignForm,
@@ -29,6 +29,7 @@ from .forms import (
     VoteForm,
 )
 from .models import Category, Demand, Evidence, Side, Status, StatusChange, TentativeAgreement, Visibility
+from .pagecache import cached_public_page
 from .roles import is_team
 from .selectors import (
     AtTheTable,
@@ -45,6 +46,8 @@ from .selectors import (
     resolution_with_clauses_for,
     resolutions_visible_to,
     status_changes_visible_to,
+    status_counts_of,
+    status_counts_visible_to,
     table_counts,
     table_of,
 )
@@ -60,6 +63,26 @@ from .services import (
 RECENT_CHANGES = 6
 LIST_PAGE_SIZE = 25
 KEY_FIGURES = 4
+# The demand page shows this many of a demand's history entries and cited evidence, newest first, with links to
+# older pages (`?history=2`, `?evidence=2`): its cost does not grow with the demand's history.
+HISTORY_PAGE_SIZE = 20
+EVIDENCE_PAGE_SIZE = 20
+# The cite-evidence form offers a page of the evidence not yet cited (searchable: `?cite=words`), not all of it.
+CITE_CHOICES = 50
+CITE_SEARCH_LENGTH = 200
+
+
+def _page(request: HttpRequest, items: Any, param: str, size: int) -> Page:
+    """Page `request.GET[param]` of `items`; a missing, bad or out-of-range number gets the first or last page."""
+    return Paginator(items, size).get_page(request.GET.get(param))
+
+
+def _kept_query(request: HttpRequest, *params: str) -> str:
+    """The request's query string without `params`: links to other pages keep the rest, so a URL can be shared."""
+    kept = request.GET.copy()
+    for param in params:
+        kept.pop(param, None)
+    return kept.urlencode()
 
 
 def team_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -76,32 +99,35 @@ def team_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     return wrapped
 
 
+@cached_public_page
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """`/`: where the demands the viewer may see stand, with progress, evidence and recent changes."""
-    demands = list(demands_by_category(request.user))
+    """`/`: where the demands the viewer may see stand, with progress, evidence and recent changes; the demands
+    filtered (`status`, `category`, `q` as on `/demands/`) and paginated; progress counted in the database."""
+    counts = status_counts_visible_to(request.user)
+    filters = DemandListFilter(request.GET, queryset=demands_by_category(request.user))
+    valid = filters.is_valid()
     context = {
-        "demands": demands,
-        "progress": progress_of(demands),
-        "table_counts": table_counts(demands),
+        "filters": filters,
+        "page_obj": _page(request, filters.qs, "page", LIST_PAGE_SIZE) if valid else None,
+        "query_string": _kept_query(request, "page"),
+        "progress": progress_of(counts),
+        "table_counts": table_counts(counts),
         "recent_changes": status_changes_visible_to(request.user)[:RECENT_CHANGES],
         "resolution": resolutions_visible_to(request.user).first(),
         "figures": figures_visible_to(request.user)[:KEY_FIGURES],
     }
-    return render(request, "demands/dashboard.html", context)
+    return render(request, "demands/dashboard.html", context, status=200 if valid else 400)
 
 
+@cached_public_page
 def demand_list(request: HttpRequest) -> HttpResponse:
     """`/demands/`: the demands the viewer may see, searched (`q`) and filtered (`status`, `category`); paginated."""
     filters = DemandListFilter(request.GET, queryset=demands_by_category(request.user), request=request)
     if not filters.is_valid():
         context = {"filters": filters, "page_obj": None, "query_string": ""}
         return render(request, "demands/demand_list.html", context, status=400)
-    paginator = Paginator(filters.qs, LIST_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    # Links to other pages keep the search and filters: the URL of a result page can be shared as it is.
-    kept = request.GET.copy()
-    kept.pop("page", None)
-    context = {"filters": filters, "page_obj": page, "query_string": kept.urlencode()}
+    page = _page(request, filters.qs, "page", LIST_PAGE_SIZE)
+    context = {"filters": filters, "page_obj": page, "query_string": _kept_query(request, "page")}
     return render(request, "demands/demand_list.html", context)
 
 
@@ -127,13 +153,15 @@ def demands_json(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
+@cached_public_page
 def bulletin(request: HttpRequest) -> HttpResponse:
     """`/bulletin/`: "Where we stand", printable: one page per category, dated."""
     demands = list(demands_for_export(request.user))
-    context = {"demands": demands, "progress": progress_of(demands), "today": timezone.localdate()}
+    context = {"demands": demands, "progress": progress_of(status_counts_of(demands)), "today": timezone.localdate()}
     return render(request, "demands/bulletin.html", context)
 
 
+@cached_public_page
 def feeds(request: HttpRequest) -> HttpResponse:
     """`/feeds/`: how to follow the changes, with the Atom feed of all of them and one per category."""
     return render(request, "demands/feeds.html", {"categories": Category.objects.all()})
@@ -223,10 +251,13 @@ def _demand_page(
     link_form: EvidenceLinkForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    history = status_changes_visible_to(request.user).filter(demand=demand).select_related("changed_by")
     context: dict[str, Any] = {
         "demand": demand,
-        "history": status_changes_visible_to(request.user).filter(demand=demand).select_related("changed_by"),
-        "evidence_links": evidence_links_for(demand, request.user),
+        "history": _page(request, history, "history", HISTORY_PAGE_SIZE),
+        "history_query": _kept_query(request, "history"),
+        "evidence_links": _page(request, evidence_links_for(demand, request.user), "evidence", EVIDENCE_PAGE_SIZE),
+        "evidence_query": _kept_query(request, "evidence"),
         "clauses": demand.clauses.select_related("resolution"),
         "table": table_of(demand, request.user),
     }
@@ -234,10 +265,17 @@ def _demand_page(
         refused = _refused_form(request, demand, "transition", lambda data: TransitionForm(data, demand=demand))
         context["transition_form"] = refused or TransitionForm(demand=demand)
         context.update(_agreement_forms(request, demand, context["table"]))
-        context["link_form"] = link_form or EvidenceLinkForm(demand=demand, evidence=evidence_visible_to(request.user))
+        form = link_form or EvidenceLinkForm(demand=demand, evidence=evidence_visible_to(request.user))
+        search = request.GET.get("cite", "")[:CITE_SEARCH_LENGTH].strip()
+        context["cite_page"] = _page(request, form.citable(search), "cite_page", CITE_CHOICES)
+        context["cite_search"] = search
+        context["cite_query"] = _kept_query(request, "cite_page")
+        form.offer(context["cite_page"].object_list)
+        context["link_form"] = form
     return render(request, "demands/demand_detail.html", context, status=status)
 
 
+@cached_public_page
 def demand_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """`/demands/<slug>/`: one demand; 404 for demands the viewer may not see."""
     demand = get_object_or_404(demands_visible_to(request.user).select_related("owner"), slug=slug)
@@ -415,16 +453,25 @@ def demand_edit_view(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "demands/demand_form.html", context, status=400 if form.errors else 200)
 
 
+@cached_public_page
 def resolution_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """`/resolutions/<id>/`: the clauses and the visible demands resting on each."""
     resolution = get_object_or_404(resolution_with_clauses_for(request.user), pk=pk)
     return render(request, "demands/resolution_detail.html", {"resolution": resolution})
 
 
+@cached_public_page
 def evidence_list(request: HttpRequest) -> HttpResponse:
-    """`/evidence/`: every piece of evidence the viewer may see, with what it is cited for."""
-    evidence = evidence_with_links_for(request.user)
-    return render(request, "demands/evidence_list.html", {"evidence_list": evidence})
+    """`/evidence/`: the evidence the viewer may see, with what it is cited for; searched (`q`), filtered by
+    `kind` and paginated."""
+    filters = EvidenceListFilter(request.GET, queryset=evidence_with_links_for(request.user))
+    valid = filters.is_valid()
+    context = {
+        "filters": filters,
+        "page_obj": _page(request, filters.qs, "page", LIST_PAGE_SIZE) if valid else None,
+        "query_string": _kept_query(request, "page"),
+    }
+    return render(request, "demands/evidence_list.html", context, status=200 if valid else 400)
 
 
 ADD_FIGURE = "add_figure"

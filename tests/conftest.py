@@ -117,6 +117,13 @@ def fast_passwords(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def no_public_page_cache(settings) -> None:
+    """Factories write around the services, which are what replace cached pages: the cache of anonymous pages
+    is on only where a test turns it on (tests/demands/test_page_cache.py)."""
+    settings.PUBLIC_PAGE_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def api_client(db):
     """Makes DRF test clients: `api_client()` is anonymous, `api_client(user)` sends `user`'s token."""

@@ -217,6 +217,10 @@ def fingerprint(response, needles: set[str]) -> tuple[int, frozenset[str]]:
 def page_urls(world: dict) -> list[str]:
     urls = ["/", "/evidence/", "/feed/", world["clause"].resolution.get_absolute_url(), "/sessions/"]
     urls += ["/demands/", "/demands/?q=canary", "/demands.csv", "/demands.json", "/bulletin/", "/feeds/"]
+    # Filtered and paged: a search or a page number shows nothing more than the page itself.
+    urls += ["/?q=canary", "/?page=2", "/evidence/?q=canary", "/evidence/?page=2"]
+    public = world["demands"]["public"].get_absolute_url()
+    urls += [f"{public}?history=2", f"{public}?evidence=2", f"{public}?cite=canary", f"{public}?cite_page=2"]
     urls += [f"/feed/{world['demands']['public'].category.slug}/"]
     urls += [demand.get_absolute_url() for demand in world["demands"].values()]
     return urls + ["/es" + url for url in urls]  # every page again, in Spanish

@@ -13,6 +13,7 @@ from django.views import defaults
 from demands.campaign import campaign_load
 from demands.models import Demand, Evidence, EvidenceLink, Status, StatusChange, Visibility
 from demands.services import demand_transition, demand_update
+from demands.views import EVIDENCE_PAGE_SIZE, HISTORY_PAGE_SIZE, LIST_PAGE_SIZE
 from tests.factories import (
     BargainingSessionFactory,
     CategoryFactory,
@@ -706,12 +707,13 @@ def add_history(demand: Demand, count: int) -> None:
 
 
 # Anonymous pages: the page's own queries only. Signed-in pages add the session, the user and the groups.
+# Each paginated list adds its count.
 QUERIES = {
-    ("dashboard", "anonymous"): 4,
-    ("dashboard", "team"): 7,
-    ("demand", "anonymous"): 8,
-    ("demand", "team"): 13,
-    ("evidence", "anonymous"): 3,
+    ("dashboard", "anonymous"): 8,
+    ("dashboard", "team"): 11,
+    ("demand", "anonymous"): 10,
+    ("demand", "team"): 15,
+    ("evidence", "anonymous"): 4,
     ("resolution", "anonymous"): 3,
 }
 
@@ -726,7 +728,12 @@ def test_dashboard_queries_do_not_grow_with_rows(client, team_user, django_asser
     add_rows(40)
     with django_assert_num_queries(QUERIES["dashboard", who]):
         page = html(client.get("/"))
-    assert page.count("demand-card__title") == 42
+    # 42 demands: a full first page, the rest on the second; the progress counts all of them.
+    assert page.count("demand-card__title") == LIST_PAGE_SIZE
+    assert "42 demands by status" in page
+    with django_assert_num_queries(QUERIES["dashboard", who]):
+        last = html(client.get("/?page=2"))
+    assert last.count("demand-card__title") == 42 - LIST_PAGE_SIZE
 
 
 @pytest.mark.parametrize("who", ["anonymous", "team"])
@@ -740,7 +747,12 @@ def test_demand_page_queries_do_not_grow_with_history(client, team_user, django_
     add_history(demand, 30)
     with django_assert_num_queries(QUERIES["demand", who]):
         page = html(client.get(demand.get_absolute_url()))
-    assert page.count('class="timeline__item"') == 32
+    assert page.count('class="timeline__item"') == HISTORY_PAGE_SIZE
+    assert page.count('class="card evidence-card"') == EVIDENCE_PAGE_SIZE
+    with django_assert_num_queries(QUERIES["demand", who]):
+        older = html(client.get(f"{demand.get_absolute_url()}?history=2&evidence=2"))
+    assert older.count('class="timeline__item"') == 32 - HISTORY_PAGE_SIZE
+    assert older.count('class="card evidence-card"') == 32 - EVIDENCE_PAGE_SIZE
 
 
 def test_evidence_and_resolution_queries_do_not_grow_with_rows(client, django_assert_num_queries):

@@ -1,0 +1,35 @@
+"""The load test's entry point (bench/load.py) runs: gunicorn over the test database, locust for ~2 s."""
+
+import os
+
+import pytest
+from django.conf import settings
+
+from bench import load
+from demands.models import Visibility
+from tests.factories import DemandFactory
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(180)
+def test_the_load_test_serves_visitors_without_errors():
+    DemandFactory.create_batch(3, visibility=Visibility.PUBLIC)
+    database = settings.DATABASES["default"]
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    (run,) = load.main(
+        [
+            "--users",
+            "3",
+            "--seconds",
+            "2",
+            "--cache",
+            "on",
+            "--database-url",
+            url,
+            "--redis-url",
+            os.environ["TEST_REDIS_URL"],
+        ]
+    )
+    total = run["results"]["Aggregated"]
+    assert total["requests"] > 0
+    assert total["failures"] == 0
