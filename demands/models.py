@@ -371,7 +371,12 @@ class StatusChange(models.Model):
         get_latest_by = "changed_at"
         # A demand's timeline page: its rows in timeline order, read a page at a time without a sort
         # (bench/README.md, "The timeline index").
-        indexes = [models.Index(fields=["demand", "-occurred_at", "-id"], name="status_change_timeline")]
+        # A demand's timeline a page at a time, and the latest changes of all demands (the dashboard), newest
+        # first: bench/README.md, "The timeline index", has the EXPLAINs.
+        indexes = [
+            models.Index(fields=["demand", "-occurred_at", "-id"], name="status_change_timeline"),
+            models.Index(fields=["-occurred_at", "-id"], name="status_change_recent"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(from_status=models.F("to_status")), name="status_change_moves"),
             length_within("note", NOTE_MAX_LENGTH, "status_change"),
