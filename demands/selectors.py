@@ -208,7 +208,8 @@ def status_counts_of(demands: Iterable[Demand]) -> list[StatusCount]:
 def status_counts_visible_to(user: Viewer) -> list[StatusCount]:
     """The demands `user` may see counted by category and status in the database: two queries, whatever their
     number; categories in the order pages group them."""
-    rows = Demand.objects.visible_to(audience_of(user)).values_list("category_id", "status").annotate(Count("id"))
+    audience = audience_of(user)
+    rows = Demand.objects.visible_to(audience).values_list("category_id", status_field(audience)).annotate(Count("id"))
     counts = {(category_id, status): count for category_id, status, count in rows.order_by()}
     categories = Category.objects.filter(pk__in={category_id for category_id, _ in counts}).order_by(
         "position", "name", "id"
