@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils.translation import gettext
@@ -378,10 +379,13 @@ class ChainLink:
     ops: list[Op]
 
 
-def proposal_chain(demand: Demand, proposals: Collection[Proposal]) -> list[ChainLink]:
-    """Redline each proposal against the previous one of `proposals` (the first against the demand's
-    `current_language`). Given the viewer's visible proposals, a hidden draft never shows through a diff."""
-    links, previous = [], demand.current_language
+def proposal_chain(demand: Demand, proposals: Collection[Proposal], *, previous: str | None = None) -> list[ChainLink]:
+    """Redline each proposal against the previous one of `proposals` (the first against `previous`, by default
+    the demand's `current_language`). Given the viewer's visible proposals, a hidden draft never shows through a
+    diff."""
+    links: list[ChainLink] = []
+    if previous is None:
+        previous = demand.current_language
     for proposal in proposals:
         links.append(ChainLink(proposal=proposal, ops=redline(previous, proposal.language)))
         previous = proposal.language
@@ -402,14 +406,29 @@ class AtTheTable:
     chain: list[ChainLink]
     agreement: TentativeAgreement | None
     votes: list[RatificationVote]
+    proposals: Page | None = None  # the page of the chain shown (`chain` holds its rows)
 
 
-def table_of(demand: Demand, user: Viewer) -> AtTheTable:
-    """The bargaining on `demand` that `user` may see, in four queries however long the chain."""
-    proposals = list(proposals_visible_to(user).filter(demand=demand).select_related("created_by"))
+PROPOSALS_PAGE_SIZE = 20
+
+
+def table_of(demand: Demand, user: Viewer, *, page: str | None = None) -> AtTheTable:
+    """The bargaining on `demand` that `user` may see: one page of the chain, in four queries however long it
+    is. Page 1 (the default) is the latest PROPOSALS_PAGE_SIZE proposals, page 2 the ones before, ...; each
+    page reads oldest first, its first proposal redlined against the visible one before it (on the next page),
+    as on one long page. A bad page number gets the first or the last page."""
+    latest_first = proposals_visible_to(user).filter(demand=demand).select_related("created_by").order_by("-number")
+    shown = Paginator(latest_first, PROPOSALS_PAGE_SIZE).get_page(page)
+    rows: list[Proposal] = []
+    if shown.paginator.count:
+        # The page's rows and the one before them (what the page's first is redlined against), in one query
+        # (the page's own `object_list` is never read: it would be a second).
+        rows = list(latest_first[shown.start_index() - 1 : shown.end_index() + 1])
+    before = rows.pop() if len(rows) > shown.end_index() - shown.start_index() + 1 else None
     agreement = agreements_visible_to(user).filter(demand=demand).first()
     votes = list(votes_visible_to(user).filter(demands=demand))
-    return AtTheTable(chain=proposal_chain(demand, proposals), agreement=agreement, votes=votes)
+    chain = proposal_chain(demand, rows[::-1], previous=before.language if before else None)
+    return AtTheTable(chain=chain, agreement=agreement, votes=votes, proposals=shown)
 
 
 @dataclass

@@ -228,6 +228,8 @@ def _agreement_forms(request: HttpRequest, demand: Demand, table: AtTheTable) ->
     agreement = table.agreement
     passed = [link.proposal for link in table.chain if link.proposal.visibility != Visibility.TEAM]
     latest = passed[-1] if passed else None
+    if table.proposals is not None and table.proposals.has_previous():  # an earlier page: the latest is on page 1
+        latest = proposals_visible_to(request.user).filter(demand=demand).exclude(visibility=Visibility.TEAM).last()
     language = _refused_form(
         request,
         demand,
@@ -259,7 +261,8 @@ def _demand_page(
         "evidence_links": _page(request, evidence_links_for(demand, request.user), "evidence", EVIDENCE_PAGE_SIZE),
         "evidence_query": _kept_query(request, "evidence"),
         "clauses": demand.clauses.select_related("resolution"),
-        "table": table_of(demand, request.user),
+        "table": table_of(demand, request.user, page=request.GET.get("proposals")),
+        "proposals_query": _kept_query(request, "proposals"),
     }
     if is_team(request.user):
         refused = _refused_form(request, demand, "transition", lambda data: TransitionForm(data, demand=demand))

@@ -57,7 +57,7 @@ def test_unsigned_agreement_is_the_teams_and_a_vote_shows_turnout_and_margin(cli
 
 
 @pytest.mark.parametrize("proposals", [1, 50])
-@pytest.mark.parametrize(("who", "queries"), [("anonymous", 8), ("team", 13)])
+@pytest.mark.parametrize(("who", "queries"), [("anonymous", 9), ("team", 14)])
 def test_demand_page_queries_do_not_grow_with_proposals(
     client, team_user, django_assert_num_queries, proposals, who, queries
 ):
@@ -70,7 +70,33 @@ def test_demand_page_queries_do_not_grow_with_proposals(
     vote.demands.add(demand)
     with django_assert_num_queries(queries):
         page = client.get(demand.get_absolute_url()).content.decode()
-    assert page.count('class="card proposal"') == proposals
+    assert page.count('class="card proposal"') == min(proposals, 20)
+
+
+@pytest.mark.parametrize(("proposals", "pages"), [(20, 1), (21, 2)])
+def test_the_chain_shows_the_latest_twenty_with_earlier_pages(client, team_user, proposals, pages):
+    demand = DemandFactory(status=Status.COUNTERED, current_language="Words 0")
+    for number in range(1, proposals + 1):
+        ProposalFactory(
+            demand=demand, number=number, side="union" if number % 2 else "board", language=f"Words {number}"
+        )
+    page = client.get(demand.get_absolute_url()).content.decode()
+    assert page.count('class="card proposal"') == 20
+    assert f'id="proposal-{proposals}"' in page and f'id="proposal-{proposals - 19}"' in page
+    assert f'id="proposal-{proposals - 20}"' not in page
+    # The first one shown is redlined against the one before it, even when that one is on the earlier page.
+    assert f"Words <del>{proposals - 20}</del><ins>{proposals - 19}</ins>" in page
+    assert ('rel="next" href="?proposals=2#at-the-table">Earlier proposals' in page) is (pages == 2)
+    if pages == 2:
+        earlier = client.get(f"{demand.get_absolute_url()}?proposals=2").content.decode()
+        assert earlier.count('class="card proposal"') == 1 and "Words <del>0</del><ins>1</ins>" in earlier
+        assert 'rel="prev" href="?proposals=1#at-the-table">Later proposals' in earlier
+        # The team's agreement form still starts from the latest proposal passed, whatever page is shown.
+        client.force_login(team_user)
+        team = client.get(f"{demand.get_absolute_url()}?proposals=2").content.decode()
+        assert f"Words {proposals}</textarea>" in team
+    for bad in ("0", "x", "999"):
+        assert client.get(f"{demand.get_absolute_url()}?proposals={bad}").status_code == 200
 
 
 def test_dashboard_counts_agreements_reached_ratified_and_open(client):
