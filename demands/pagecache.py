@@ -7,6 +7,7 @@ a session (a message, a refused form), and a response that sets a cookie is neve
 """
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -18,6 +19,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
 from django.utils.translation import get_language
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "public-pages:generation"
 # Headers a page carries that are the page's own; the middleware sets the rest on every response, cached or not.
@@ -56,14 +60,18 @@ def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         seconds = settings.PUBLIC_PAGE_CACHE_SECONDS
-        if not _cacheable_request(request):
+        if not seconds or not _cacheable_request(request):
             response = view(request, *args, **kwargs)
             if request.user.is_authenticated:
                 patch_cache_control(response, private=True)
             return response
-        generation = _generation()
-        key = _key(request, generation)
-        stored = cache.get(key) if seconds else None
+        try:
+            generation = _generation()
+            key = _key(request, generation)
+            stored = cache.get(key)
+        except (RedisError, OSError) as error:  # the cache is down: the page is rendered, never a 500
+            logger.warning("Public page cache unavailable, rendering %s: %s", request.path, error)
+            return view(request, *args, **kwargs)
         if stored is not None:
             response = HttpResponse(stored["content"], status=stored["status"])
             for header, value in stored["headers"].items():
@@ -72,9 +80,13 @@ def cached_public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
             response = view(request, *args, **kwargs)
         patch_vary_headers(response, ("Cookie", "Accept-Language"))
         response["Last-Modified"] = http_date(generation / 1e9)
-        if stored is None and seconds and request.method == "GET" and _storable(response):
+        if stored is None and request.method == "GET" and _storable(response):
             headers = {header: response[header] for header in KEPT_HEADERS if response.has_header(header)}
-            cache.set(key, {"content": response.content, "status": response.status_code, "headers": headers}, seconds)
+            entry = {"content": response.content, "status": response.status_code, "headers": headers}
+            try:
+                cache.set(key, entry, seconds)
+            except (RedisError, OSError) as error:
+                logger.warning("Public page cache unavailable, not storing %s: %s", request.path, error)
         return response
 
     return wrapped

@@ -167,3 +167,15 @@ def test_publishing_a_held_change_replaces_the_cached_anonymous_page(
             approver.groups.add(Group.objects.get_or_create(name=TEAM_GROUP)[0])
             change_publish(change_id=change.pk, by=approver)
     assert "HELD-CACHE-CANARY" in client.get(url).content.decode()
+
+
+def test_with_the_cache_down_anonymous_pages_are_rendered_not_refused(client, demand):
+    """Nothing listens on port 9 (discard): every cache call fails, and the page is rendered all the same."""
+    from django.test import override_settings
+
+    down = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
+    with override_settings(CACHES=down):
+        for url in ("/", demand.get_absolute_url()):
+            response = client.get(url)
+            assert response.status_code == 200
+            assert "Counselors in every school" in response.content.decode()
