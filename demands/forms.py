@@ -53,6 +53,21 @@ class RecentChoiceField(forms.ModelChoiceField):
     menu_size = SESSION_CHOICES
 
 
+def _hold_field() -> forms.BooleanField:
+    """Hold what this form records until a second team member publishes it (`hold` of the services)."""
+    return forms.BooleanField(
+        label="Hold for a second team member to publish",
+        required=False,
+        help_text="Members and the public see it only once another team member publishes it from the held list "
+        "(or its embargo passes). With PUBLISH_REVIEW on, everything is held anyway.",
+    )
+
+
+def _hold(data: dict[str, Any]) -> bool | None:
+    # An unticked box leaves the choice to the service's default (the PUBLISH_REVIEW setting).
+    return True if data.get("hold") else None
+
+
 class TransitionForm(forms.Form):
     """Move a demand to another status; offers only the statuses allowed next."""
 
@@ -94,6 +109,14 @@ class TransitionForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
         help_text="At the table. Left empty: the session's date, or now. Never in the future.",
     )
+    hold = _hold_field()
+    embargo_until = forms.DateTimeField(
+        label="Publish at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        help_text="An embargo: held until this time (in the future), then published within a minute.",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, demand: Demand, **kwargs: Any) -> None:
@@ -120,6 +143,8 @@ class TransitionForm(forms.Form):
             internal_note=self.cleaned_data["internal_note"],
             session_id=session.pk if session else None,
             occurred_at=self.cleaned_data["occurred_at"],
+            hold=_hold(self.cleaned_data),
+            embargo_until=self.cleaned_data["embargo_until"],
         )
 
 
@@ -408,6 +433,7 @@ class AgreementSignForm(forms.Form):
         help_text="Not in the future.",
         error_messages={"required": "Give the date it was signed."},
     )
+    hold = _hold_field()
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, demand: Demand, agreement: TentativeAgreement | None = None, **kwargs: Any) -> None:
@@ -431,6 +457,7 @@ class AgreementSignForm(forms.Form):
             signed_on=self.cleaned_data["signed_on"],
             expected_version=self.cleaned_data["version"],
             by=by,
+            hold=_hold(self.cleaned_data),
         )
 
 
@@ -460,6 +487,7 @@ class VoteForm(forms.Form):
         label="Tentative agreements it covers",
         error_messages={"required": "Tick the demands whose tentative agreements the vote covers."},
     )
+    hold = _hold_field()
 
     def __init__(self, *args: Any, demands: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -481,6 +509,7 @@ class VoteForm(forms.Form):
             no=data["no"],
             abstain=0 if data["abstain"] is None else data["abstain"],
             eligible=data["eligible"],
+            hold=_hold(data),
         )
 
 
@@ -514,6 +543,7 @@ class ProposalForm(forms.Form):
         max_length=StatusChange._meta.get_field("note").max_length,
         help_text="Used only when passing the draft moves the demand.",
     )
+    hold = _hold_field()
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, proposal: Proposal, **kwargs: Any) -> None:
@@ -527,6 +557,7 @@ class ProposalForm(forms.Form):
                 self.fields[name].disabled = True
             self.fields["language"].help_text = "Passed across the table: locked. Record a new proposal instead."
             del self.fields["note"]
+            del self.fields["hold"]
 
     def save(self, *, by: User) -> Proposal:
         data = {name: value for name, value in self.cleaned_data.items() if not self.fields[name].disabled}
@@ -535,5 +566,6 @@ class ProposalForm(forms.Form):
             expected_version=data.pop("version"),
             by=by,
             note=data.pop("note", ""),
+            hold=True if data.pop("hold", False) else None,
             **data,
         )

@@ -237,3 +237,60 @@ def test_a_held_signature_holds_the_agreement_and_a_held_vote_all_its_moves(dema
     assert not StatusChange.objects.filter(vote=vote, published_at__isnull=True).exists()
     shown = Demand.objects.visible_to(Audience.MEMBERS).filter(pk__in=[demand.pk, other.pk])
     assert {d.status for d in shown} == {Status.RATIFIED}
+
+
+def _team_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_status_form_holds_with_its_checkbox_and_an_embargo(demand, team_user):
+    team = _team_client(team_user)
+    base = {"to_status": Status.COUNTERED, "note": NOTE, "version": demand.version}
+    assert team.post(f"/demands/{demand.slug}/status/", {**base, "hold": "on"}).status_code == 302
+    change = StatusChange.objects.get(demand=demand)
+    assert change.published_at is None and change.embargo_until is None
+    assert Demand.objects.get(pk=demand.pk).published_status == Status.PROPOSED
+    assert NOTE not in Client().get("/demands/counselors/").content.decode()
+    assert "Hold for a second team member to publish" in team.get("/demands/counselors/").content.decode()
+
+    other = DemandFactory(slug="other", status=Status.PROPOSED)
+    soon = timezone.localtime() + datetime.timedelta(hours=1)
+    data = {**base, "version": other.version, "embargo_until": soon.strftime("%Y-%m-%dT%H:%M")}
+    assert team.post("/demands/other/status/", data).status_code == 302
+    embargoed = StatusChange.objects.get(demand=other)
+    assert embargoed.published_at is None and embargoed.embargo_until is not None
+
+
+def test_an_embargo_in_the_past_is_refused_on_the_form_and_writes_nothing(demand, team_user):
+    team = _team_client(team_user)
+    past = timezone.localtime() - datetime.timedelta(minutes=5)
+    data = {"to_status": Status.COUNTERED, "version": demand.version, "embargo_until": past.strftime("%Y-%m-%dT%H:%M")}
+    response = team.post(f"/demands/{demand.slug}/status/", data)
+    assert response.status_code == 302
+    assert "embargo" in team.get(f"/demands/{demand.slug}/").content.decode().lower()
+    assert not StatusChange.objects.filter(demand=demand).exists()
+
+
+def test_an_unticked_box_publishes_at_once_and_the_sign_and_vote_forms_hold(demand, team_user):
+    team = _team_client(team_user)
+    assert (
+        team.post(
+            f"/demands/{demand.slug}/status/", {"to_status": Status.COUNTERED, "version": demand.version}
+        ).status_code
+        == 302
+    )
+    assert StatusChange.objects.get(demand=demand).published_at is not None
+    demand.refresh_from_db()
+    agreement_set_language(demand_id=demand.pk, language="Agreed.", expected_version=demand.version, by=team_user)
+    today = timezone.localdate().isoformat()
+    for side, held in (("union", ""), ("board", "on")):
+        demand.refresh_from_db()
+        data = {"side": side, "signed_by": f"{side} lead", "signed_on": today, "version": demand.version, "hold": held}
+        assert team.post(f"/demands/{demand.slug}/agreement/sign/", data).status_code == 302
+    reached = StatusChange.objects.filter(demand=demand, to_status=Status.TENTATIVE_AGREEMENT).get()
+    assert reached.published_at is None
+    vote = {"held_on": today, "yes": 9, "no": 1, "abstain": 0, "eligible": 12, "demands": [demand.pk], "hold": "on"}
+    assert team.post("/votes/new/", vote).status_code == 302
+    assert StatusChange.objects.get(demand=demand, to_status=Status.RATIFIED).published_at is None
