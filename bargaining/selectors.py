@@ -87,3 +87,13 @@ def member_for_account(email: str) -> Member | None:
     if not email:
         return None
     return Member.objects.filter(email__iexact=email).first()
+
+
+def pending_delivery_ids() -> list[int]:
+    """Every delivery still waiting to be sent, in the order runs were planned (what a resume enqueues)."""
+    return list(
+        Delivery.objects.filter(state=Delivery.State.PENDING)
+        .exclude(run__state=DigestRun.State.DONE)
+        .order_by("run_id", "id")
+        .values_list("id", flat=True)
+    )
