@@ -89,16 +89,6 @@ def member_for_account(email: str) -> Member | None:
     return Member.objects.filter(email__iexact=email).first()
 
 
-def pending_delivery_ids() -> list[int]:
-    """Every delivery still waiting to be sent, in the order runs were planned (what a resume enqueues)."""
-    return list(
-        Delivery.objects.filter(state=Delivery.State.PENDING)
-        .exclude(run__state=DigestRun.State.DONE)
-        .order_by("run_id", "id")
-        .values_list("id", flat=True)
-    )
-
-
 def member_for_preview(query: str) -> Member | None:
     """The member a team preview names: by email (any case) or by id; topics prefetched."""
     lookup = Q(email__iexact=query) | (Q(pk=int(query)) if query.isdigit() and len(query) < 10 else Q(pk__in=[]))

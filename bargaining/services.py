@@ -1,6 +1,7 @@
 """Every write to a member goes through these functions (the roster import, in bulk, is in `roster`), and
 the digest kill switch's two writes."""
 
+import datetime
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 from demands.errors import ValidationFailed
 from demands.models import Category
 
-from .models import NUL_CHARACTERS, DigestSending, Member
+from .models import NUL_CHARACTERS, Delivery, DigestSending, Member
 
 EDITABLE_FIELDS = frozenset({"email", "name", "school", "language", "frequency", "state", "topics"})
 DUPLICATE_EMAIL = "A member with this email address already exists (case does not matter)."
@@ -196,13 +197,16 @@ def digest_sending_pause(*, by_id: int | None = None) -> bool:
     return True
 
 
-def digest_sending_resume() -> bool:
-    """Let digest batches send again. Returns False if sending was not paused; the caller (the task layer)
-    enqueues what is pending."""
+def digest_sending_resume() -> int | None:
+    """Let digest batches send again, and hand every pending delivery to the sweeper at once (as if the broker
+    had lost it), so the next sweep enqueues it and paused runs complete. Returns how many were pending, None if
+    sending was not paused (nothing done)."""
+    now = timezone.now()
     with transaction.atomic():
         switch = DigestSending.objects.select_for_update().filter(pk=DigestSending.SINGLETON).first()
         if switch is None or not switch.paused:
-            return False
-        switch.paused, switch.resumed_at = False, timezone.now()
+            return None
+        switch.paused, switch.resumed_at = False, now
         switch.save()
-    return True
+        due = now - datetime.timedelta(seconds=settings.DIGEST_PENDING_STUCK_AFTER)
+        return Delivery.objects.filter(state=Delivery.State.PENDING).update(updated_at=due)

@@ -20,7 +20,6 @@ from .digests.planning import digest_plan, pending_delivery_batches
 from .digests.sending import RelayUnavailable, deliveries_send, delivery_batches
 from .digests.sweeping import SweepReport, deliveries_sweep
 from .models import DigestRun, DigestSending
-from .selectors import pending_delivery_ids
 from .services import digest_sending_resume
 
 
@@ -49,13 +48,11 @@ def deliveries_sweep_and_enqueue(*, now: datetime.datetime | None = None) -> Swe
 
 
 def digest_sending_resume_and_enqueue() -> int | None:
-    """Resume digest sending and enqueue every pending delivery, so paused runs complete; returns how many
-    were enqueued, None if sending was not paused (nothing done)."""
-    if not digest_sending_resume():
+    """Resume digest sending and sweep at once, enqueueing every pending delivery, so paused runs complete
+    without waiting for the sweeper's next turn; returns how many were enqueued, None if sending was not paused."""
+    if digest_sending_resume() is None:
         return None
-    ids = pending_delivery_ids()
-    deliveries_enqueue(delivery_ids=ids)
-    return len(ids)
+    return deliveries_sweep_and_enqueue().requeued
 
 
 @shared_task(acks_late=True)

@@ -176,10 +176,13 @@ def test_admin_shows_the_switch_and_pauses_and_resumes(client, news, django_capt
         digest_plan_and_enqueue(frequency="weekly")
     assert mail.outbox == []
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         resumed = client.post("/admin/bargaining/digestrun/sending/", {"action": "resume"}, follow=True)
-    assert b"2 pending deliveries enqueued" in resumed.content
+    assert b"the sweeper sends the 2 pending deliveries within a minute" in resumed.content
     assert b"<strong>On</strong>" in resumed.content
+    assert callbacks == []  # the admin enqueues nothing itself
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliveries_sweep_and_enqueue().requeued == 2  # the sweeper's next turn, at once
     assert len(mail.outbox) == 2
     assert b"Choose pause or resume" in client.post("/admin/bargaining/digestrun/sending/", {}, follow=True).content
     assert b"Choose pause or resume" in client.get("/admin/bargaining/digestrun/sending/", follow=True).content
