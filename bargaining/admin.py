@@ -14,10 +14,10 @@ from demands.errors import DomainError, ValidationFailed
 
 from .digests.preview import digest_preview, digest_send_test
 from .forms import MemberImportForm
-from .models import Delivery, DigestRun, Member
+from .models import Delivery, DigestRun, DigestSending, Member
 from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse, members_import
 from .selectors import digest_runs_counts
-from .services import member_create, member_revoke_links, member_update
+from .services import digest_sending_pause, digest_sending_resume, member_create, member_revoke_links, member_update
 
 # Rejected rows listed on the import page; the counts above them always cover every row.
 IMPORT_REPORT_ROWS_SHOWN = 500
@@ -209,7 +209,42 @@ class DigestRunAdmin(admin.ModelAdmin):
         # The preview shows the email's HTML, inline styles and all; scripts stay refused (and the iframe sandboxed).
         view = self.admin_site.admin_view(csp_update(settings.CSP_EMAIL_HTML)(self.preview_view))
         preview = path("preview/", view, name="bargaining_digest_preview")
-        return [preview, *super().get_urls()]
+        sending = path("sending/", self.admin_site.admin_view(self.sending_view), name="bargaining_digest_sending")
+        return [preview, sending, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        switch = DigestSending.objects.select_related("paused_by").filter(pk=DigestSending.SINGLETON).first()
+        context = {
+            "digest_sending": switch,
+            "can_switch_sending": request.user.has_perm("bargaining.change_digestsending"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def sending_view(self, request: HttpRequest) -> HttpResponse:
+        """The kill switch (POST `action=pause|resume`): the same services as `send_digests --pause/--resume`."""
+        if not request.user.has_perm("bargaining.change_digestsending"):
+            raise PermissionDenied
+        back = HttpResponseRedirect(reverse("admin:bargaining_digestrun_changelist"))
+        action = request.POST.get("action") if request.method == "POST" else None
+        if action == "pause":
+            if digest_sending_pause(by_id=request.user.pk):
+                messages.success(request, "Digest sending paused: batches stop after the message in flight.")
+            else:
+                messages.info(request, "Digest sending was already paused.")
+        elif action == "resume":
+            # The admin sits below the task layer: the sweeper (every minute) enqueues what is pending.
+            pending = digest_sending_resume()
+            if pending is None:
+                messages.info(request, "Digest sending was not paused.")
+            else:
+                messages.success(
+                    request,
+                    f"Digest sending resumed: the sweeper sends the {pending} pending deliveries within a minute.",
+                )
+        else:
+            messages.error(request, "Choose pause or resume (a POST with action=pause or action=resume).")
+        return back
 
     def preview_view(self, request: HttpRequest) -> HttpResponse:
         """The digest a chosen member would get now, and "send a test digest to me"."""

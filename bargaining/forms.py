@@ -9,7 +9,9 @@ from django.utils.translation import gettext_lazy as _
 from demands.models import BargainingSession, Category, Demand, Side, Status, Visibility
 from demands.selectors import demands_by_category
 
+from .digests.preview import DigestReader
 from .models import Member
+from .selectors import member_for_preview
 
 
 class PreferencesForm(forms.Form):
@@ -40,6 +42,49 @@ class PreferencesForm(forms.Form):
         super().__init__(*args, **kwargs)
         if member.state != Member.State.UNSUBSCRIBED:
             del self.fields["resubscribe"]
+
+
+class DigestPreviewForm(forms.Form):
+    """Whose next digest the team previews: a member by email or id, or else a kind of member."""
+
+    member = forms.CharField(
+        max_length=254,
+        required=False,
+        label="Member (email or id)",
+        help_text="Leave empty to preview a kind of member.",
+    )
+    frequency = forms.ChoiceField(
+        choices=[(Member.Frequency.WEEKLY, "Weekly"), (Member.Frequency.DAILY, "Daily")],
+        initial=Member.Frequency.WEEKLY,
+        required=False,
+    )
+    topics = forms.ModelMultipleChoiceField(
+        queryset=Category.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: every topic.",
+    )
+    language = forms.ChoiceField(choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE, required=False)
+
+    def clean_member(self) -> Member | None:
+        query = self.cleaned_data["member"].strip()
+        if not query:
+            return None
+        member = member_for_preview(query)
+        if member is None:
+            raise forms.ValidationError(f"No member matches “{query}”.")
+        return member
+
+    def reader(self) -> DigestReader:
+        """The reader the valid form names."""
+        data = self.cleaned_data
+        if data["member"] is not None:
+            return DigestReader.of(data["member"])
+        return DigestReader(
+            frequency=data["frequency"] or Member.Frequency.WEEKLY,
+            topics=frozenset(category.pk for category in data["topics"]),
+            language=data["language"] or settings.LANGUAGE_CODE,
+        )
 
 
 class MemberImportForm(forms.Form):

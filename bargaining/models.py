@@ -188,3 +188,38 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run} → {self.member}"
+
+
+class DigestSending(models.Model):
+    """The kill switch: one row (pk 1) saying whether digest batches may send now.
+
+    No row means sending is on. Batches read it when they start and between messages, so a pause stops a
+    run after the message in flight; the rows not sent stay pending, their attempts unspent.
+    """
+
+    SINGLETON = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON, editable=False)
+    paused = models.BooleanField(default=False)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when paused from the command line (send_digests --pause).",
+    )
+    resumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "digest sending"
+        verbose_name_plural = "digest sending"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="digest_sending_single_row")]
+
+    def __str__(self) -> str:
+        return "Digest sending paused" if self.paused else "Digest sending on"
+
+    @classmethod
+    def is_paused(cls) -> bool:
+        return cls.objects.filter(pk=cls.SINGLETON, paused=True).exists()

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from .models import Delivery, DigestRun, Member
 from .tokens import DIGEST, read_token_value
@@ -87,3 +87,9 @@ def member_for_account(email: str) -> Member | None:
     if not email:
         return None
     return Member.objects.filter(email__iexact=email).first()
+
+
+def member_for_preview(query: str) -> Member | None:
+    """The member a team preview names: by email (any case) or by id; topics prefetched."""
+    lookup = Q(email__iexact=query) | (Q(pk=int(query)) if query.isdigit() and len(query) < 10 else Q(pk__in=[]))
+    return Member.objects.filter(lookup).prefetch_related("topics").first()

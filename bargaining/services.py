@@ -1,5 +1,7 @@
-"""Every write to a member goes through these functions (the roster import, in bulk, is in `roster`)."""
+"""Every write to a member goes through these functions (the roster import, in bulk, is in `roster`), and
+the digest kill switch's two writes."""
 
+import datetime
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,7 +15,7 @@ from django.utils import timezone
 from demands.errors import ValidationFailed
 from demands.models import Category
 
-from .models import NUL_CHARACTERS, Member
+from .models import NUL_CHARACTERS, Delivery, DigestSending, Member
 
 EDITABLE_FIELDS = frozenset({"email", "name", "school", "language", "frequency", "state", "topics"})
 DUPLICATE_EMAIL = "A member with this email address already exists (case does not matter)."
@@ -181,3 +183,30 @@ def member_unsubscribe_by_email(*, email: str) -> bool:
         return False
     member_unsubscribe(member_id=member_id)
     return True
+
+
+def digest_sending_pause(*, by_id: int | None = None) -> bool:
+    """Pause digest sending: batches stop after the message in flight. Returns False if it was paused already
+    (the first pause's time and author are kept)."""
+    with transaction.atomic():
+        switch, _ = DigestSending.objects.select_for_update().get_or_create(pk=DigestSending.SINGLETON)
+        if switch.paused:
+            return False
+        switch.paused, switch.paused_at, switch.paused_by_id = True, timezone.now(), by_id
+        switch.save()
+    return True
+
+
+def digest_sending_resume() -> int | None:
+    """Let digest batches send again, and hand every pending delivery to the sweeper at once (as if the broker
+    had lost it), so the next sweep enqueues it and paused runs complete. Returns how many were pending, None if
+    sending was not paused (nothing done)."""
+    now = timezone.now()
+    with transaction.atomic():
+        switch = DigestSending.objects.select_for_update().filter(pk=DigestSending.SINGLETON).first()
+        if switch is None or not switch.paused:
+            return None
+        switch.paused, switch.resumed_at = False, now
+        switch.save()
+        due = now - datetime.timedelta(seconds=settings.DIGEST_PENDING_STUCK_AFTER)
+        return Delivery.objects.filter(state=Delivery.State.PENDING).update(updated_at=due)

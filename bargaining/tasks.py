@@ -19,7 +19,8 @@ from demands.services import embargoes_publish
 from .digests.planning import digest_plan, pending_delivery_batches
 from .digests.sending import RelayUnavailable, deliveries_send, delivery_batches
 from .digests.sweeping import SweepReport, deliveries_sweep
-from .models import DigestRun
+from .models import DigestRun, DigestSending
+from .services import digest_sending_resume
 
 
 def deliveries_enqueue(*, delivery_ids: Sequence[int]) -> int:
@@ -41,8 +42,17 @@ def digest_plan_and_enqueue(*, frequency: str, now: datetime.datetime | None = N
 def deliveries_sweep_and_enqueue(*, now: datetime.datetime | None = None) -> SweepReport:
     """Sweep, and enqueue again what the broker lost or a dead worker left."""
     report = deliveries_sweep(now=now)
-    deliveries_enqueue(delivery_ids=report.requeue_ids)
+    if not DigestSending.is_paused():  # while paused a batch would only hand its rows back; resuming enqueues them
+        deliveries_enqueue(delivery_ids=report.requeue_ids)
     return report
+
+
+def digest_sending_resume_and_enqueue() -> int | None:
+    """Resume digest sending and sweep at once, enqueueing every pending delivery, so paused runs complete
+    without waiting for the sweeper's next turn; returns how many were enqueued, None if sending was not paused."""
+    if digest_sending_resume() is None:
+        return None
+    return deliveries_sweep_and_enqueue().requeued
 
 
 @shared_task(acks_late=True)
@@ -79,7 +89,13 @@ def send_digest_batch(self: DjangoTask, *, delivery_ids: list[int]) -> dict[str,
         raise self.retry(
             kwargs={"delivery_ids": report.retry_ids}, countdown=countdown, max_retries=settings.DIGEST_MAX_ATTEMPTS
         )
-    return {"claimed": report.claimed, "sent": report.sent, "skipped": report.skipped, "failed": report.failed}
+    return {
+        "claimed": report.claimed,
+        "sent": report.sent,
+        "skipped": report.skipped,
+        "failed": report.failed,
+        "paused": report.paused,
+    }
 
 
 @shared_task(acks_late=True)

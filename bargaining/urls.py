@@ -8,6 +8,7 @@ app_name = "bargaining"
 urlpatterns = [
     path("subscriptions/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("subscriptions/preferences/<str:token>/", views.preferences, name="preferences"),
+    path("digests/preview/", views.digest_preview_view, name="digest_preview"),  # before tokens
     path("digests/<str:token>/", views.digest, name="digest"),
     path("accounts/", views.account, name="account"),
     path("sessions/", views.session_list, name="session_list"),

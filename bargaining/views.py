@@ -1,5 +1,5 @@
 """Pages a member opens from an email (no account: the signed token in the link is the credential), and
-the bargaining team's session pages."""
+the bargaining team's session pages and digest preview."""
 
 from csp.decorators import csp_update
 from django.conf import settings
@@ -21,8 +21,9 @@ from demands.services import session_create, session_outcomes_record, session_up
 from demands.views import add_domain_error, team_required
 
 from .digests.content import digest_changes_for
+from .digests.preview import digest_next, digest_next_send_test
 from .digests.rendering import RenderedDigest, digest_render
-from .forms import OutcomeForm, PreferencesForm, SessionForm
+from .forms import DigestPreviewForm, OutcomeForm, PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
 from .models import Delivery, Member
 from .selectors import delivery_for_token, member_for_account, member_for_token
@@ -121,6 +122,37 @@ def digest(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid_link(request)  # nothing was sent: no email carries this link
     _text, html = rendered.with_links(delivery_links(delivery))
     return _private(HttpResponse(html))
+
+
+@team_required
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@csp_update(settings.CSP_EMAIL_HTML)  # the email's inline styles, in a sandboxed iframe; scripts stay refused
+def digest_preview_view(request: HttpRequest) -> HttpResponse:
+    """`/digests/preview/`: the next digest of a member (or a kind of member) exactly as it will be sent, the held
+    changes it leaves out, and "send this preview to me" (POST, to the signed-in team member's address)."""
+    form = DigestPreviewForm(request.GET if request.GET else None)
+    preview = None
+    if form.is_valid():
+        reader = form.reader()
+        if request.method == "POST":
+            try:
+                sent = digest_next_send_test(reader=reader, to=request.user.email)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                if sent:
+                    messages.success(request, f"This preview went to {request.user.email}.")
+                else:
+                    messages.warning(request, "Nothing new for this reader: no preview sent.")
+            return redirect(request.get_full_path())
+        preview = digest_next(reader=reader)
+    elif request.method == "POST":
+        messages.error(request, "Choose whose digest to send first.")
+        return redirect(request.get_full_path())
+    shown = preview.shown() if preview is not None else None
+    context = {"form": form, "preview": preview, "text": shown[0] if shown else "", "html": shown[1] if shown else ""}
+    return render(request, "bargaining/digest_preview.html", context)
 
 
 @team_required

@@ -28,7 +28,7 @@ from django.utils import timezone
 from psycopg import generators, pq
 
 from ..links import delivery_links
-from ..models import Delivery, DigestBody, Member
+from ..models import Delivery, DigestBody, DigestSending, Member
 from .content import DigestSource, TopicKey, member_topic_key
 from .limits import DailyCapReached, send_slot
 from .rendering import DigestTemplate, RenderedDigest, digest_message, digest_render, site_domain
@@ -53,6 +53,7 @@ class SendReport:
     failed: int = 0
     retry_ids: list[int] = field(default_factory=list)
     held: int = 0  # left pending, attempts unspent: DIGEST_DAILY_CAP was reached
+    paused: int = 0  # left pending, attempts unspent: an admin paused sending (DigestSending)
 
 
 def _claim(delivery_ids: Iterable[int], now: datetime.datetime) -> list[int]:
@@ -74,6 +75,11 @@ def _message_id(delivery: Delivery) -> str:
     # Stable per delivery: a resend after a crash carries the same Message-ID, which lets mail
     # systems drop the duplicate.
     return f"<digest.{delivery.run.frequency}.{delivery.run.period_start:%Y%m%d}.{delivery.pk}@{site_domain()}>"
+
+
+# How often a batch reads the kill switch between messages: a pause stops a batch within this time and
+# the message in flight, for one small query a second whatever the sending rate.
+PAUSE_CHECK_SECONDS = 1.0
 
 
 # A relay refusing the recipient at RCPT with one of these says the address does not exist (or may not be
@@ -144,9 +150,16 @@ def deliveries_send(
     unsent rows handed back as pending, and propagates. So does `RelayUnavailable`: the relay refused the
     connection or the session (421, 530, 535, refused or dropped), and no delivery spent an attempt.
     A recipient refused with 550–553 fails its delivery and marks the member bounced, in one transaction.
+    While sending is paused (`DigestSending`) nothing is claimed, and a batch under way stops within
+    PAUSE_CHECK_SECONDS (one small query each time), its unsent rows pending again with attempts unspent.
     """
     now = timezone.now()
     report = SendReport()
+    if DigestSending.is_paused():
+        # Nothing claimed: the rows stay pending as they were; resuming enqueues them again.
+        report.paused = len(delivery_ids)
+        logger.info("Digest batch of %d deliveries not sent: sending is paused", len(delivery_ids))
+        return report
     claimed = _claim(delivery_ids, now)
     report.claimed = len(claimed)
     if len(claimed) < len(delivery_ids):
@@ -402,9 +415,17 @@ def _send_prepared(
     marks = _SentMarks(cursor)
     finished = 0
     relay_error = ""
-    capped = False
+    capped = paused = False
+    next_pause_check = 0.0  # read once after rendering, which may have taken a while, then each second
     try:
         for delivery, rendered, body_id in prepared:
+            if time.monotonic() >= next_pause_check:
+                marks.wait()  # before any other query on the connection
+                if DigestSending.is_paused():
+                    paused = True
+                    logger.warning("Digest batch paused with %d unsent", len(prepared) - finished)
+                    break  # the rest are released below
+                next_pause_check = time.monotonic() + PAUSE_CHECK_SECONDS
             try:
                 send_slot()  # waits for DIGEST_MAX_RATE; raises once DIGEST_DAILY_CAP is spent
             except DailyCapReached as exc:
@@ -474,7 +495,11 @@ def _send_prepared(
             # The one in flight may have reached the server: the single duplicate the spec allows.
             released = [delivery.pk for delivery, _, _ in prepared[finished:]]
             rows = Delivery.objects.filter(id__in=released, state=Delivery.State.SENDING)
-            if capped:
+            if paused:
+                # Left for the resume to enqueue again; attempts unspent, no address was tried.
+                rows.update(state=Delivery.State.PENDING, updated_at=timezone.now())
+                report.paused = len(released)
+            elif capped:
                 # Not stuck: the sweeper picks them up after DIGEST_PENDING_STUCK_AFTER, sent once the day turns.
                 rows.update(state=Delivery.State.PENDING, updated_at=timezone.now())
                 report.held = len(released)

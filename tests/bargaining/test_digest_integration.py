@@ -12,11 +12,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from io import StringIO
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
@@ -353,6 +355,48 @@ def test_worker_killed_mid_run_loses_no_member(worker, sink, beat, campaign):
     assert duplicates <= 1
     assert_accounts(run.pk)
     assert digest_run_counts(run.pk).sent == len(members)
+
+
+def test_pause_mid_run_sends_nothing_after_it_takes_effect_and_resume_completes_the_run(worker, sink, beat, campaign):
+    members = MemberFactory.create_batch(60)
+    gone = MemberFactory(email="gone@example.org")
+    leaving = MemberFactory(email="leaving@example.org")
+    sink.script(delay=0.1, permfail=[gone.email])
+    run = digest_plan_and_enqueue(frequency="weekly")
+    worker.start()
+    wait_for(lambda: len(sink.messages()) >= 5, timeout=30, what="the first messages")
+    out = StringIO()
+    call_command("send_digests", "--pause", stdout=out)
+    assert out.getvalue().startswith("Digest sending paused")
+    # In effect once the batch under way has handed back what it did not send (one worker: no other batch runs).
+    wait_for(
+        lambda: not Delivery.objects.filter(run=run, state=Delivery.State.SENDING).exists(),
+        timeout=10,
+        what="the batch under way to stop",
+    )
+    in_effect = time.time()
+    Member.objects.filter(pk=leaving.pk).update(state=Member.State.UNSUBSCRIBED, unsubscribed_at=timezone.now())
+    time.sleep(5)  # longer than DIGEST_PENDING_STUCK_AFTER: the sweeper (every second) and queued batches ran
+
+    paused = sink.messages()
+    assert paused
+    assert max(message["at"] for message in paused) <= in_effect
+    waiting = Delivery.objects.filter(run=run, state=Delivery.State.PENDING)
+    assert waiting.count() == len(members) + 2 - len(paused) > 0
+    assert set(waiting.values_list("attempts", flat=True)) == {0}
+    assert DigestRun.objects.get(pk=run.pk).state == DigestRun.State.SENDING
+
+    out = StringIO()
+    call_command("send_digests", "--resume", stdout=out)
+    assert out.getvalue() == f"Digest sending resumed: {len(members) + 2 - len(paused)} pending deliveries enqueued.\n"
+    wait_until_run_done(run.pk, timeout=60)
+
+    received = sink.received()
+    assert set(received) == {member.email for member in members}
+    assert all(count == 1 for count in received.values())
+    assert_accounts(run.pk)
+    counts = digest_run_counts(run.pk)
+    assert (counts.sent, counts.failed, counts.skipped) == (len(members), 1, 1)
 
 
 def test_redis_flushed_mid_run_the_sweeper_completes_it(worker, sink, beat, broker, campaign):

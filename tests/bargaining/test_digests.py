@@ -334,7 +334,8 @@ def _batch_queries(count, now):
     Delivery.objects.all().delete()
     DigestRun.objects.all().delete()
     Member.objects.all().delete()
-    return len(queries)
+    # The kill switch is read once a second while sending (test_digest_pause.py): a cost in time, not in members.
+    return len([query for query in queries if "bargaining_digestsending" not in query["sql"]])
 
 
 def test_building_a_batch_takes_the_same_queries_for_1_and_500_members(campaign, now):

@@ -1,4 +1,4 @@
-"""`send_digests --frequency weekly|daily`: plan and send a digest run now."""
+"""`send_digests --frequency weekly|daily`: plan and send a digest run now; `--pause` / `--resume`: the kill switch."""
 
 import logging
 import time
@@ -8,9 +8,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from bargaining.digests.periods import digest_period
-from bargaining.models import DigestRun
+from bargaining.models import DigestRun, DigestSending
 from bargaining.selectors import digest_run_counts
-from bargaining.tasks import digest_plan_and_enqueue
+from bargaining.services import digest_sending_pause
+from bargaining.tasks import digest_plan_and_enqueue, digest_sending_resume_and_enqueue
 from demands.errors import DomainError
 
 
@@ -18,12 +19,31 @@ class Command(BaseCommand):
     help = "Plan this period's digest run and send it (in-process without REDIS_URL, through the workers with it)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--frequency", required=True, choices=["weekly", "daily"])
+        action = parser.add_mutually_exclusive_group(required=True)
+        action.add_argument("--frequency", choices=["weekly", "daily"])
+        action.add_argument(
+            "--pause", action="store_true", help="Stop sending digests: runs in progress stop after the current batch."
+        )
+        action.add_argument("--resume", action="store_true", help="Send again, and enqueue everything pending.")
         parser.add_argument(
             "--no-wait", action="store_true", help="With a broker: return once the batches are enqueued."
         )
 
-    def handle(self, *args, frequency: str, no_wait: bool, **options) -> None:
+    def handle(self, *args, frequency: str | None, no_wait: bool, pause: bool, resume: bool, **options) -> None:
+        if pause:
+            if digest_sending_pause():
+                self.stdout.write("Digest sending paused: batches stop after the message in flight; nothing is lost.")
+            else:
+                self.stdout.write("Digest sending was already paused; nothing changed.")
+            return
+        if resume:
+            enqueued = digest_sending_resume_and_enqueue()
+            if enqueued is None:
+                self.stdout.write("Digest sending was not paused; nothing changed.")
+            else:
+                self.stdout.write(f"Digest sending resumed: {enqueued} pending deliveries enqueued.")
+            return
+        assert frequency is not None  # the group requires one of the three
         if not settings.REDIS_URL:
             # In-process, each batch's "Task ... succeeded" line would interleave with this command's own report.
             logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
@@ -47,7 +67,12 @@ class Command(BaseCommand):
                 + (f"; {added} more planned now (members who joined since)." if added else ".")
             )
         # Without a broker the batches already ran in-process, once planning committed.
-        while settings.REDIS_URL and not no_wait:
+        while not no_wait:
+            if DigestSending.is_paused():
+                self.stdout.write("Digest sending is paused: send_digests --resume continues the run.")
+                break
+            if not settings.REDIS_URL:
+                break
             run.refresh_from_db()
             counts = digest_run_counts(run.pk)
             if run.state == DigestRun.State.DONE:
