@@ -1,6 +1,7 @@
 """README.md and docs/ are self-contained: every file they point at is inside the repository."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,11 @@ def test_ci_runs_the_test_command_of_the_readme():
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
     assert test_command == "make test"
     assert ci_lines[-1] == test_command
+
+
+def test_ci_script_parses_and_runs_nothing_before_its_strict_mode():
+    """A fragment pasted into its comment once made `.ci/run` run apt-get, then fail on a stray `fi`."""
+    subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")], check=True)
+    lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip()]
+    first_command = next(line for line in lines if not line.lstrip().startswith("#"))
+    assert first_command == "set -euo pipefail"
