@@ -418,7 +418,8 @@ class StatusChange(models.Model):
             if self.to_status == Status.COUNTERED:
                 return gettext("The Board countered on %(title)s") % {"title": title}
             return gettext("The union proposed new language on %(title)s") % {"title": title}
-        return f"{title}: {self.get_from_status_display()} → {self.get_to_status_display()}"
+        # The labels are marked with gettext_noop: translated here, in the active language.
+        return f"{title}: {gettext(self.get_from_status_display())} → {gettext(self.get_to_status_display())}"
 
 
 class Evidence(models.Model):

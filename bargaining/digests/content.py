@@ -141,7 +141,8 @@ class DigestContent:
         top = self.top_change
         first = next((item for group in self.groups for item in group.evidence), None)
         if top is not None:
-            lead = top.headline
+            # A demand title with no version in the digest's language is marked, as in the body.
+            lead = f"{top.headline} {gettext('(in English)')}" if top.title_fallback else top.headline
         elif first is not None:
             lead = gettext("New evidence: %(title)s") % {"title": first.title}
         else:

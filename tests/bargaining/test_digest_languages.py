@@ -123,6 +123,8 @@ def test_a_spanish_digest_is_in_spanish_and_marks_what_has_no_spanish_version(se
     assert '<html lang="es">' in spanish.html
     assert "Dónde están nuestras demandas" in spanish.text and "== Personal ==" in spanish.text
     assert "Consejeros" in spanish.subject or "Nurses in every school" in spanish.subject
+    # The subject names the latest of equals; an English-only title there is marked as English, as in the body.
+    assert ("Nurses in every school" in spanish.subject) is ("(en inglés)" in spanish.subject)
     assert "2 demandas avanzaron" in spanish.subject
     assert "CPS ofreció la mitad." in spanish.text and "CPS countered with half." not in spanish.text
     assert "Two nurses per school. (en inglés)" in spanish.text
@@ -136,8 +138,25 @@ def test_a_spanish_digest_is_in_spanish_and_marks_what_has_no_spanish_version(se
 
     english = digest_render(source.content_for(**window(at), topics=frozenset(), language="en"))
     assert '<html lang="en">' in english.html and "(in English)" not in english.text
+    assert "(in English)" not in english.subject
     assert "CPS countered with half." in english.text and "Consejeros" not in english.text
     assert f"{SITE}/demands/{translated.slug}/" in english.text and "/es/" not in english.text
+
+
+@pytest.mark.django_db
+def test_a_subject_naming_a_title_with_no_spanish_version_marks_it_as_english(settings):
+    settings.SITE_URL = SITE
+    at = timezone.now() - datetime.timedelta(days=1)
+    english_only = DemandFactory(title="Nurses in every school", category=CategoryFactory(name="Staffing"))
+    change(english_only, Status.COUNTERED, at=at)
+    source = DigestSource(since=at - datetime.timedelta(days=7), until=at + datetime.timedelta(days=1))
+    spanish = digest_render(source.content_for(**window(at), topics=frozenset(), language="es"))
+    assert spanish.subject.startswith("Nurses in every school: Propuesta → Contrapropuesta (en inglés) · ")
+    english_only.title_es = "Enfermeras en cada escuela"
+    english_only.save()
+    source = DigestSource(since=at - datetime.timedelta(days=7), until=at + datetime.timedelta(days=1))
+    spanish = digest_render(source.content_for(**window(at), topics=frozenset(), language="es"))
+    assert "Enfermeras en cada escuela" in spanish.subject and "(en inglés)" not in spanish.subject
 
 
 @pytest.mark.parametrize(("language", "digest"), [("es", "es"), ("es-mx", "es"), ("en", "en"), ("zh-hant", "en")])
