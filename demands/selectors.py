@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext
 
 from .models import (
@@ -206,12 +206,16 @@ def status_counts_of(demands: Iterable[Demand]) -> list[StatusCount]:
     return [StatusCount(categories[category_id], status, count) for (category_id, status), count in counts.items()]
 
 
+def status_counts_for(audience: Audience) -> dict[tuple[int, str], int]:
+    """How many demands `audience` may see, by (category id, the status it sees them at): one grouped query."""
+    rows = Demand.objects.visible_to(audience).values_list("category_id", status_field(audience)).annotate(Count("id"))
+    return {(category_id, status): count for category_id, status, count in rows.order_by()}
+
+
 def status_counts_visible_to(user: Viewer) -> list[StatusCount]:
     """The demands `user` may see counted by category and status in the database: two queries, whatever their
     number; categories in the order pages group them."""
-    audience = audience_of(user)
-    rows = Demand.objects.visible_to(audience).values_list("category_id", status_field(audience)).annotate(Count("id"))
-    counts = {(category_id, status): count for category_id, status, count in rows.order_by()}
+    counts = status_counts_for(audience_of(user))
     categories = Category.objects.filter(pk__in={category_id for category_id, _ in counts}).order_by(
         "position", "name", "id"
     )
@@ -327,16 +331,6 @@ def evidence_for_members(*, since: datetime.datetime, until: datetime.datetime) 
         .only("title", "kind", "publisher", "published_on", "url", "created_at")
         .prefetch_related(Prefetch("links", queryset=links, to_attr="member_links"))
         .order_by("created_at", "id")
-    )
-
-
-def demand_status_counts_for_members() -> QuerySet:
-    """Rows of (category_id, shown_status, count) over the demands members may see, at the status they see."""
-    return (
-        Demand.objects.visible_to(Audience.MEMBERS)
-        .values("category_id", shown_status=F(status_field(Audience.MEMBERS)))
-        .annotate(count=Count("id"))
-        .order_by()
     )
 
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop, ngettext, pgettext
 
-from demands.models import Category, Localized, Status, StatusChange, Visibility, localized
+from demands.models import Audience, Category, Localized, Status, StatusChange, Visibility, localized
 from demands.redlines import as_html, as_text, redline
 from demands.selectors import (
-    demand_status_counts_for_members,
     evidence_for_members,
     proposal_languages_for_members,
     status_changes_for_members,
+    status_counts_for,
 )
 
 from ..links import demand_url
@@ -187,8 +187,8 @@ class DigestSource:
         )
         self._evidence_rows = list(evidence_for_members(since=since, until=until))
         self._counts: dict[int, dict[str, int]] = defaultdict(dict)
-        for row in demand_status_counts_for_members():
-            self._counts[row["category_id"]][row["shown_status"]] = row["count"]
+        for (category_id, status), count in status_counts_for(Audience.MEMBERS).items():
+            self._counts[category_id][status] = count
         # Texts and links per language, each built once, from the rows above: no query per language.
         self._built: dict[str, tuple[dict[int, str], list[_Change], list[_Evidence]]] = {}
 
