@@ -560,12 +560,16 @@ class ProposalForm(forms.Form):
             del self.fields["hold"]
 
     def save(self, *, by: User) -> Proposal:
-        data = {name: value for name, value in self.cleaned_data.items() if not self.fields[name].disabled}
+        data = {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if not self.fields[name].disabled and name != "hold"
+        }
         return proposal_update(
             proposal_id=self.proposal.pk,
             expected_version=data.pop("version"),
             by=by,
             note=data.pop("note", ""),
-            hold=True if data.pop("hold", False) else None,
+            hold=_hold(self.cleaned_data),
             **data,
         )

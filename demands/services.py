@@ -988,7 +988,7 @@ def vote_record(
         vote.save()
         vote.demands.set(demands)
         to_status = Status.RATIFIED if vote.passed else Status.COUNTERED
-        note, note_es = (_vote_note(vote, language) for language in ("en", "es"))
+        note, note_es = (_vote_note(vote, language) for language in (settings.LANGUAGE_CODE, "es"))
         for demand in demands:
             demand_transition(
                 demand_id=demand.pk,
