@@ -1,6 +1,7 @@
 """Reads scoped to the viewer. Everything that lists demands, history or evidence starts here."""
 
 import datetime
+import heapq
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .models import (
     StatusChange,
     TentativeAgreement,
     held_changes,
+    held_proposals,
     status_field,
 )
 from .redlines import Op, redline
@@ -51,12 +53,35 @@ def demands_at_status(demands: QuerySet[Demand], status: str, user: Viewer) -> Q
 
 
 def held_status_changes() -> QuerySet[StatusChange]:
-    """Everything held, oldest first, for the team: what `change_publish` is waiting for."""
+    """Every held status change, oldest first, for the team: what `change_publish` is waiting for."""
     return (
         held_changes()
-        .select_related("demand", "demand__category", "session", "vote", "changed_by", "published_by")
+        .select_related("demand", "demand__category", "session", "vote", "proposal", "changed_by", "published_by")
         .order_by("changed_at", "id")
     )
+
+
+def held_proposals_on_their_own() -> QuerySet[Proposal]:
+    """Held proposals that make no held move, oldest first: what `proposal_publish` is waiting for. One that
+    makes a move is published with it, and listed as that status change."""
+    moves = held_changes().filter(proposal__isnull=False).values("proposal_id")
+    return (
+        held_proposals()
+        .exclude(pk__in=moves)
+        .select_related("demand", "demand__category", "session", "created_by", "published_by")
+        .order_by("created_at", "id")
+    )
+
+
+def held_items() -> list[StatusChange | Proposal]:
+    """Everything held, oldest first by when it was recorded: status changes and proposals that move nothing."""
+
+    def recorded(item: StatusChange | Proposal) -> tuple[datetime.datetime, int]:
+        return (item.changed_at if isinstance(item, StatusChange) else item.created_at, item.pk)
+
+    changes: Iterable[StatusChange | Proposal] = held_status_changes()
+    proposals: Iterable[StatusChange | Proposal] = held_proposals_on_their_own()
+    return list(heapq.merge(changes, proposals, key=recorded))
 
 
 def evidence_visible_to(user: Viewer) -> QuerySet[Evidence]:
