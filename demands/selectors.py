@@ -130,7 +130,7 @@ def demands_for_export(user: Viewer) -> QuerySet[Demand]:
     clauses = ResolutionClause.objects.select_related("resolution").order_by("resolution_id", "number")
     # At the table, by the same audience: passed proposals (the team's drafts too, for the team), the agreement
     # once both sides signed (unsigned too, for the team), and the votes; a visible demand's votes are visible.
-    proposals = proposals_visible_to(user).select_related("created_by")
+    proposals = proposals_visible_to(user).select_related("created_by", "published_by")
     votes = RatificationVote.objects.select_related("recorded_by").order_by("held_on", "id")
     return (
         demands_by_category(user)
@@ -436,7 +436,12 @@ def table_of(demand: Demand, user: Viewer, *, page: str | None = None) -> AtTheT
     is. Page 1 (the default) is the latest PROPOSALS_PAGE_SIZE proposals, page 2 the ones before, ...; each
     page reads oldest first, its first proposal redlined against the visible one before it (on the next page),
     as on one long page. A bad page number gets the first or the last page."""
-    latest_first = proposals_visible_to(user).filter(demand=demand).select_related("created_by").order_by("-number")
+    latest_first = (
+        proposals_visible_to(user)
+        .filter(demand=demand)
+        .select_related("created_by", "published_by")
+        .order_by("-number")
+    )
     shown = Paginator(latest_first, PROPOSALS_PAGE_SIZE).get_page(page)
     rows: list[Proposal] = []
     if shown.paginator.count:

@@ -221,14 +221,17 @@ def _precondition(request: Request, demand: Demand) -> int | None:
     return header_version
 
 
-def _proposals_with_redlines(demand: Demand, proposals: list[Proposal], user: Any) -> list[Proposal]:
-    """Attach to each proposal its redline against the visible proposal before it, in one query."""
-    languages = dict(
-        proposals_visible_to(user).filter(demand_id=demand.pk).values_list("number", "language").order_by("number")
-    )
+def _proposals_with_redlines(proposals: list[Proposal], user: Any) -> list[Proposal]:
+    """Attach to each proposal (its demand selected with it) its redline against the visible proposal before
+    it on its demand, the first against the demand's `current_language`: one query, whatever the demands."""
+    chains: dict[int, dict[int, str]] = defaultdict(dict)
+    rows = proposals_visible_to(user).filter(demand_id__in={proposal.demand_id for proposal in proposals})
+    for demand_id, number, language in rows.values_list("demand_id", "number", "language").order_by("number"):
+        chains[demand_id][number] = language
     for proposal in proposals:
+        languages = chains[proposal.demand_id]
         earlier = [number for number in languages if number < proposal.number]
-        before = languages[earlier[-1]] if earlier else demand.current_language
+        before = languages[earlier[-1]] if earlier else proposal.demand.current_language
         proposal.redline_data = as_data(redline(before, proposal.language))
     return proposals
 
@@ -441,12 +444,12 @@ class DemandViewSet(
         demand = self.get_object()
         serializer_class = self._proposal_serializer_class()
         if request.method == "GET":
-            proposals = proposals_visible_to(request.user).filter(demand=demand)
+            proposals = proposals_visible_to(request.user).filter(demand=demand).select_related("demand")
             if viewer_is_team(self):
-                proposals = proposals.select_related("created_by")
+                proposals = proposals.select_related("created_by", "published_by")
             page = self.paginate_queryset(proposals)
             assert page is not None
-            rows = _proposals_with_redlines(demand, page, request.user)
+            rows = _proposals_with_redlines(page, request.user)
             return self.get_paginated_response(
                 serializer_class(rows, many=True, context=self.get_serializer_context()).data
             )
@@ -723,7 +726,7 @@ class ProposalViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet:
         user = None if is_schema_request(self) else self.request.user
         proposals = proposals_visible_to(user).select_related("demand")
-        return proposals.select_related("created_by") if viewer_is_team(self) else proposals
+        return proposals.select_related("created_by", "published_by") if viewer_is_team(self) else proposals
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         return TeamProposalSerializer if viewer_is_team(self) else ProposalSerializer
@@ -851,7 +854,6 @@ class HeldViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         context = self.get_serializer_context()
         if isinstance(item, StatusChange):
             return {"kind": "status_change", **TeamStatusChangeSerializer(item, context=context).data}
-        item.redline_data = as_data(redline(previous_language(item, self.request.user), item.language))
         return {"kind": "proposal", **TeamProposalSerializer(item, context=context).data}
 
     @extend_schema(
@@ -861,4 +863,5 @@ class HeldViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(held_items())  # type: ignore[arg-type]
         assert page is not None, "DEFAULT_PAGINATION_CLASS is set: lists are always paginated"
+        _proposals_with_redlines([item for item in page if isinstance(item, Proposal)], self.request.user)
         return self.get_paginated_response([self._row(item) for item in page])

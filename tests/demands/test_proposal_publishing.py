@@ -361,3 +361,30 @@ def test_the_backfill_publishes_what_was_public_and_keeps_held_moves_held(demand
     assert rows[plain.pk].published_at == rows[plain.pk].created_at
     assert rows[held_move.pk].published_at is None
     assert rows[moved.pk].published_at == StatusChange.objects.get(proposal=moved).published_at
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/demands/{demand}/proposals/", "/demands.json", "/demands/counselors/", "/api/v1/held/"]
+)
+def test_who_published_is_read_with_the_rows_not_once_per_proposal(demand, team_user, api_client, path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    team, api = Client(), api_client(team_user)
+    team.force_login(team_user)
+    url = path.format(demand=demand.pk)
+
+    def queries_with(count: int) -> int:
+        while Proposal.objects.count() < count:
+            _propose(demand, team_user, hold=True)
+        publisher = UserFactory()
+        # Each by a different team member: one query per proposal would show.
+        Proposal.objects.update(published_by=publisher, published_at=None if "held" in url else timezone.now())
+        with CaptureQueriesContext(connection) as captured:
+            assert (api.get(url) if url.startswith("/api/") else team.get(url)).status_code == 200
+            if url.endswith(".json"):
+                _body(team.get(url))
+        return len(captured)
+
+    queries_with(1)  # a first request fills the caches a process keeps
+    assert queries_with(1) == queries_with(4)
