@@ -64,6 +64,17 @@ def hold_field() -> forms.BooleanField:
     )
 
 
+def embargo_field() -> forms.DateTimeField:
+    """Hold what a form records until this time (`embargo_until` of the services)."""
+    return forms.DateTimeField(
+        label="Publish at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        help_text="An embargo: held until this time (in the future), then published within a minute.",
+    )
+
+
 def hold_choice(data: dict[str, Any]) -> bool | None:
     # An unticked box leaves the choice to the service's default (the PUBLISH_REVIEW setting).
     return True if data.get("hold") else None
@@ -111,13 +122,7 @@ class TransitionForm(forms.Form):
         help_text="At the table. Left empty: the session's date, or now. Never in the future.",
     )
     hold = hold_field()
-    embargo_until = forms.DateTimeField(
-        label="Publish at",
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
-        help_text="An embargo: held until this time (in the future), then published within a minute.",
-    )
+    embargo_until = embargo_field()
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, demand: Demand, **kwargs: Any) -> None:
@@ -545,6 +550,7 @@ class ProposalForm(forms.Form):
         help_text="Used only when passing the draft moves the demand.",
     )
     hold = hold_field()
+    embargo_until = embargo_field()
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, proposal: Proposal, **kwargs: Any) -> None:
@@ -559,6 +565,7 @@ class ProposalForm(forms.Form):
             self.fields["language"].help_text = "Passed across the table: locked. Record a new proposal instead."
             del self.fields["note"]
             del self.fields["hold"]
+            del self.fields["embargo_until"]
 
     def save(self, *, by: User) -> Proposal:
         data = {

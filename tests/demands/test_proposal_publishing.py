@@ -388,3 +388,36 @@ def test_who_published_is_read_with_the_rows_not_once_per_proposal(demand, team_
 
     queries_with(1)  # a first request fills the caches a process keeps
     assert queries_with(1) == queries_with(4)
+
+
+def test_the_draft_passing_form_holds_with_its_box_or_an_embargo(demand, team_user):
+    team = Client()
+    team.force_login(team_user)
+
+    def draft() -> Proposal:
+        return proposal_create(
+            demand_id=demand.pk,
+            expected_version=_version(demand),
+            by=team_user,
+            side=Side.UNION,
+            exchanged_on=TODAY(),
+            language=CANARY,
+        )
+
+    first = draft()
+    assert "Publish at" in team.get(f"/proposals/{first.pk}/edit/").content.decode()
+    base = {"exchanged_on": TODAY().isoformat(), "language": CANARY, "visibility": "public"}
+    soon = timezone.localtime() + datetime.timedelta(hours=1)
+    embargo = {"embargo_until": soon.strftime("%Y-%m-%dT%H:%M"), "version": _version(demand)}
+    assert team.post(f"/proposals/{first.pk}/edit/", {**base, **embargo}).status_code == 302
+    first.refresh_from_db()
+    assert first.published_at is None and first.embargo_until is not None
+    second = draft()
+    past = timezone.localtime() - datetime.timedelta(minutes=1)
+    refused = team.post(
+        f"/proposals/{second.pk}/edit/",
+        {**base, "embargo_until": past.strftime("%Y-%m-%dT%H:%M"), "version": _version(demand)},
+    )
+    assert refused.status_code == 400 and "An embargo must end in the future." in refused.content.decode()
+    assert Proposal.objects.get(pk=second.pk).visibility == Visibility.TEAM  # nothing written
+    assert CANARY not in Client().get("/demands/counselors/").content.decode()
