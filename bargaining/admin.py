@@ -17,7 +17,8 @@ from .forms import MemberImportForm
 from .models import Delivery, DigestRun, DigestSending, Member
 from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse, members_import
 from .selectors import digest_runs_counts
-from .services import digest_sending_pause, digest_sending_resume, member_create, member_revoke_links, member_update
+from .services import digest_sending_pause, member_create, member_revoke_links, member_update
+from .tasks import digest_sending_resume_and_enqueue
 
 # Rejected rows listed on the import page; the counts above them always cover every row.
 IMPORT_REPORT_ROWS_SHOWN = 500
@@ -233,15 +234,12 @@ class DigestRunAdmin(admin.ModelAdmin):
             else:
                 messages.info(request, "Digest sending was already paused.")
         elif action == "resume":
-            # The admin sits below the task layer: the sweeper (every minute) enqueues what is pending.
-            pending = digest_sending_resume()
-            if pending is None:
+            # As `send_digests --resume`: resume and sweep at once, so paused runs complete without waiting.
+            enqueued = digest_sending_resume_and_enqueue()
+            if enqueued is None:
                 messages.info(request, "Digest sending was not paused.")
             else:
-                messages.success(
-                    request,
-                    f"Digest sending resumed: the sweeper sends the {pending} pending deliveries within a minute.",
-                )
+                messages.success(request, f"Digest sending resumed: {enqueued} pending deliveries enqueued.")
         else:
             messages.error(request, "Choose pause or resume (a POST with action=pause or action=resume).")
         return back

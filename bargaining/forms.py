@@ -6,6 +6,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.forms.models import fields_for_model, model_to_dict
 from django.utils.translation import gettext_lazy as _
 
+from demands.forms import hold_choice, hold_field
 from demands.models import BargainingSession, Category, Demand, Side, Status, Visibility
 from demands.selectors import demands_by_category
 
@@ -160,6 +161,7 @@ class OutcomeForm(forms.Form):
     visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PUBLIC, label="Proposal visible to")
     to_status = forms.ChoiceField(required=False, label="Status change")
     note = forms.CharField(required=False, label="Public note on the status change")
+    hold = hold_field()
 
     def __init__(self, *args: Any, demand: Demand, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"demand": demand.pk, "version": demand.version})
@@ -188,4 +190,5 @@ class OutcomeForm(forms.Form):
             "proposal": proposal,
             "to_status": data.get("to_status") or None,
             "note": data.get("note", ""),
+            "hold": hold_choice(data),
         }

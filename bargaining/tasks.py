@@ -107,5 +107,5 @@ def sweep_stuck_deliveries() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def publish_embargoed() -> int:
-    """Every minute (django-celery-beat): publish the held changes whose embargo has passed."""
+    """Every minute (django-celery-beat): publish the held changes and proposals whose embargo has passed."""
     return len(embargoes_publish())

@@ -53,8 +53,9 @@ class RecentChoiceField(forms.ModelChoiceField):
     menu_size = SESSION_CHOICES
 
 
-def _hold_field() -> forms.BooleanField:
-    """Hold what this form records until a second team member publishes it (`hold` of the services)."""
+def hold_field() -> forms.BooleanField:
+    """Hold what a form records until a second team member publishes it (`hold` of the services); every form
+    that records something members will see has it, read by `hold_choice`."""
     return forms.BooleanField(
         label="Hold for a second team member to publish",
         required=False,
@@ -63,7 +64,18 @@ def _hold_field() -> forms.BooleanField:
     )
 
 
-def _hold(data: dict[str, Any]) -> bool | None:
+def embargo_field() -> forms.DateTimeField:
+    """Hold what a form records until this time (`embargo_until` of the services)."""
+    return forms.DateTimeField(
+        label="Publish at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        help_text="An embargo: held until this time (in the future), then published within a minute.",
+    )
+
+
+def hold_choice(data: dict[str, Any]) -> bool | None:
     # An unticked box leaves the choice to the service's default (the PUBLISH_REVIEW setting).
     return True if data.get("hold") else None
 
@@ -109,14 +121,8 @@ class TransitionForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
         help_text="At the table. Left empty: the session's date, or now. Never in the future.",
     )
-    hold = _hold_field()
-    embargo_until = forms.DateTimeField(
-        label="Publish at",
-        required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
-        help_text="An embargo: held until this time (in the future), then published within a minute.",
-    )
+    hold = hold_field()
+    embargo_until = embargo_field()
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, demand: Demand, **kwargs: Any) -> None:
@@ -143,7 +149,7 @@ class TransitionForm(forms.Form):
             internal_note=self.cleaned_data["internal_note"],
             session_id=session.pk if session else None,
             occurred_at=self.cleaned_data["occurred_at"],
-            hold=_hold(self.cleaned_data),
+            hold=hold_choice(self.cleaned_data),
             embargo_until=self.cleaned_data["embargo_until"],
         )
 
@@ -433,7 +439,7 @@ class AgreementSignForm(forms.Form):
         help_text="Not in the future.",
         error_messages={"required": "Give the date it was signed."},
     )
-    hold = _hold_field()
+    hold = hold_field()
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, demand: Demand, agreement: TentativeAgreement | None = None, **kwargs: Any) -> None:
@@ -457,7 +463,7 @@ class AgreementSignForm(forms.Form):
             signed_on=self.cleaned_data["signed_on"],
             expected_version=self.cleaned_data["version"],
             by=by,
-            hold=_hold(self.cleaned_data),
+            hold=hold_choice(self.cleaned_data),
         )
 
 
@@ -487,7 +493,7 @@ class VoteForm(forms.Form):
         label="Tentative agreements it covers",
         error_messages={"required": "Tick the demands whose tentative agreements the vote covers."},
     )
-    hold = _hold_field()
+    hold = hold_field()
 
     def __init__(self, *args: Any, demands: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -509,7 +515,7 @@ class VoteForm(forms.Form):
             no=data["no"],
             abstain=0 if data["abstain"] is None else data["abstain"],
             eligible=data["eligible"],
-            hold=_hold(data),
+            hold=hold_choice(data),
         )
 
 
@@ -543,7 +549,8 @@ class ProposalForm(forms.Form):
         max_length=StatusChange._meta.get_field("note").max_length,
         help_text="Used only when passing the draft moves the demand.",
     )
-    hold = _hold_field()
+    hold = hold_field()
+    embargo_until = embargo_field()
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, proposal: Proposal, **kwargs: Any) -> None:
@@ -558,6 +565,7 @@ class ProposalForm(forms.Form):
             self.fields["language"].help_text = "Passed across the table: locked. Record a new proposal instead."
             del self.fields["note"]
             del self.fields["hold"]
+            del self.fields["embargo_until"]
 
     def save(self, *, by: User) -> Proposal:
         data = {
@@ -570,6 +578,6 @@ class ProposalForm(forms.Form):
             expected_version=data.pop("version"),
             by=by,
             note=data.pop("note", ""),
-            hold=_hold(self.cleaned_data),
+            hold=hold_choice(self.cleaned_data),
             **data,
         )

@@ -602,8 +602,14 @@ class ProposalQuerySet(VisibleQuerySet):
     visibility_paths = ("visibility", "demand__visibility")
 
     def published(self) -> "ProposalQuerySet":
-        # Holding a proposal holds the move it makes: until that is published, so is the proposal.
-        return self.exclude(pk__in=held_changes().filter(proposal__isnull=False).values("proposal_id"))
+        # A proposal and the move it makes are held and published together (`demands.services`), so the
+        # proposal's own column says it for both.
+        return self.filter(published_at__isnull=False)
+
+
+def held_proposals() -> "ProposalQuerySet":
+    """Proposals still held by the team (`published_at` empty)."""
+    return Proposal.objects.filter(published_at__isnull=True)
 
 
 class Proposal(models.Model):
@@ -631,12 +637,27 @@ class Proposal(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Empty while held, as a status change's: `proposal_create` holds it with the move it makes, or on its own
+    # when it moves nothing.
+    published_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        default=timezone.now,
+        db_index=True,
+        help_text="When members and the public could first see it; empty while held.",
+    )
+    embargo_until = models.DateTimeField(
+        null=True, blank=True, help_text="A held proposal is published when this time passes."
+    )
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     history = change_log("proposal", "proposals")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
     objects = ProposalQuerySet.as_manager()
 
-    TEAM_ONLY_FIELDS = ("rationale", "created_by")
+    TEAM_ONLY_FIELDS = ("rationale", "created_by", "published_by")
     TRANSLATED_FIELDS = ("summary",)
 
     class Meta:
@@ -651,6 +672,10 @@ class Proposal(models.Model):
 
     def get_absolute_url(self) -> str:
         return self.demand.get_absolute_url() + f"#proposal-{self.number}"
+
+    @property
+    def is_held(self) -> bool:
+        return self.published_at is None
 
     def clean(self) -> None:
         if self.exchanged_on and self.exchanged_on > timezone.localdate():

@@ -1,6 +1,7 @@
 """Reads scoped to the viewer. Everything that lists demands, history or evidence starts here."""
 
 import datetime
+import heapq
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .models import (
     StatusChange,
     TentativeAgreement,
     held_changes,
+    held_proposals,
     status_field,
 )
 from .redlines import Op, redline
@@ -51,12 +53,35 @@ def demands_at_status(demands: QuerySet[Demand], status: str, user: Viewer) -> Q
 
 
 def held_status_changes() -> QuerySet[StatusChange]:
-    """Everything held, oldest first, for the team: what `change_publish` is waiting for."""
+    """Every held status change, oldest first, for the team: what `change_publish` is waiting for."""
     return (
         held_changes()
-        .select_related("demand", "demand__category", "session", "vote", "changed_by", "published_by")
+        .select_related("demand", "demand__category", "session", "vote", "proposal", "changed_by", "published_by")
         .order_by("changed_at", "id")
     )
+
+
+def held_proposals_on_their_own() -> QuerySet[Proposal]:
+    """Held proposals that make no held move, oldest first: what `proposal_publish` is waiting for. One that
+    makes a move is published with it, and listed as that status change."""
+    moves = held_changes().filter(proposal__isnull=False).values("proposal_id")
+    return (
+        held_proposals()
+        .exclude(pk__in=moves)
+        .select_related("demand", "demand__category", "session", "created_by", "published_by")
+        .order_by("created_at", "id")
+    )
+
+
+def held_items() -> list[StatusChange | Proposal]:
+    """Everything held, oldest first by when it was recorded: status changes and proposals that move nothing."""
+
+    def recorded(item: StatusChange | Proposal) -> tuple[datetime.datetime, int]:
+        return (item.changed_at if isinstance(item, StatusChange) else item.created_at, item.pk)
+
+    changes: Iterable[StatusChange | Proposal] = held_status_changes()
+    proposals: Iterable[StatusChange | Proposal] = held_proposals_on_their_own()
+    return list(heapq.merge(changes, proposals, key=recorded))
 
 
 def evidence_visible_to(user: Viewer) -> QuerySet[Evidence]:
@@ -105,7 +130,7 @@ def demands_for_export(user: Viewer) -> QuerySet[Demand]:
     clauses = ResolutionClause.objects.select_related("resolution").order_by("resolution_id", "number")
     # At the table, by the same audience: passed proposals (the team's drafts too, for the team), the agreement
     # once both sides signed (unsigned too, for the team), and the votes; a visible demand's votes are visible.
-    proposals = proposals_visible_to(user).select_related("created_by")
+    proposals = proposals_visible_to(user).select_related("created_by", "published_by")
     votes = RatificationVote.objects.select_related("recorded_by").order_by("held_on", "id")
     return (
         demands_by_category(user)
@@ -411,7 +436,12 @@ def table_of(demand: Demand, user: Viewer, *, page: str | None = None) -> AtTheT
     is. Page 1 (the default) is the latest PROPOSALS_PAGE_SIZE proposals, page 2 the ones before, ...; each
     page reads oldest first, its first proposal redlined against the visible one before it (on the next page),
     as on one long page. A bad page number gets the first or the last page."""
-    latest_first = proposals_visible_to(user).filter(demand=demand).select_related("created_by").order_by("-number")
+    latest_first = (
+        proposals_visible_to(user)
+        .filter(demand=demand)
+        .select_related("created_by", "published_by")
+        .order_by("-number")
+    )
     shown = Paginator(latest_first, PROPOSALS_PAGE_SIZE).get_page(page)
     rows: list[Proposal] = []
     if shown.paginator.count:

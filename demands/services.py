@@ -3,6 +3,7 @@
 import datetime
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.conf import settings
@@ -34,6 +35,7 @@ from .models import (
     TentativeAgreement,
     Visibility,
     held_changes,
+    held_proposals,
     translation_field_names,
 )
 from .pagecache import public_pages_changed
@@ -266,13 +268,7 @@ def demand_transition(
             what = what if to_status == Status.COUNTERED else f"{what}{Status(to_status).label}"
             raise InvalidTransition(f"{what} requires a public note saying why.", field="note")
         when = _clean_occurred_at(demand, occurred_at, session)
-        if embargo_until is not None and embargo_until <= timezone.now():
-            raise ValidationFailed({"embargo_until": ["An embargo must end in the future."]})
-        held = (
-            (settings.PUBLISH_REVIEW if hold is None else hold)
-            or embargo_until is not None
-            or held_changes().filter(demand=demand).exists()
-        )
+        held = _holds(demand, hold, embargo_until)
         if demand.status == Status.TENTATIVE_AGREEMENT and to_status == Status.COUNTERED:
             _agreement_reopen(demand, by)
         change = StatusChange(
@@ -311,57 +307,120 @@ def demand_transition(
 # --- Publishing ---
 
 
-def _publication_of(change: StatusChange) -> models.QuerySet[StatusChange]:
-    """The held changes published together with `change`: a vote's result publishes all the moves it made."""
-    if change.vote_id is not None:
-        return held_changes().filter(vote_id=change.vote_id)
-    return held_changes().filter(pk=change.pk)
+def _holds(demand: Demand, hold: bool | None, embargo_until: datetime.datetime | None) -> bool:
+    """Whether what is recorded now on `demand` is held: if asked (default: the `PUBLISH_REVIEW` setting), if
+    embargoed, or if something recorded before on the demand still is, so members never see a later step
+    before an earlier one. An embargo must end in the future."""
+    if embargo_until is not None and embargo_until <= timezone.now():
+        raise ValidationFailed({"embargo_until": ["An embargo must end in the future."]})
+    return (
+        (settings.PUBLISH_REVIEW if hold is None else hold)
+        or embargo_until is not None
+        or held_changes().filter(demand=demand).exists()
+        or held_proposals().filter(demand=demand).exists()
+    )
 
 
-def _publish(changes: Iterable[StatusChange], by: User | None, now: datetime.datetime) -> list[int]:
-    """Publish these held changes (rows locked by the caller) and bring their demands' shown status along."""
-    published, demand_ids = [], set()
-    for change in changes:
-        change.published_at, change.published_by = now, by
-        change._history_user = by
-        change.save(update_fields=["published_at", "published_by"])
-        published.append(change.pk)
-        demand_ids.add(change.demand_id)
+@dataclass(frozen=True)
+class Publication:
+    """What one publishing act made visible: held status changes and proposals, by id."""
+
+    change_ids: list[int]
+    proposal_ids: list[int]
+
+    def __len__(self) -> int:
+        return len(self.change_ids) + len(self.proposal_ids)
+
+
+def _held_together(
+    changes: models.QuerySet[StatusChange], proposals: models.QuerySet[Proposal]
+) -> tuple[models.QuerySet[StatusChange], models.QuerySet[Proposal]]:
+    """Everything held that is published with `changes` and `proposals`: a vote's result publishes all the
+    moves it made, and a proposal and the move it makes are published together."""
+    vote_ids = changes.filter(vote__isnull=False).values("vote_id")
+    moved_by = changes.filter(proposal__isnull=False).values("proposal_id")
+    return (
+        held_changes().filter(
+            models.Q(pk__in=changes.values("pk"))
+            | models.Q(vote_id__in=vote_ids)
+            | models.Q(proposal_id__in=proposals.values("pk"))
+        ),
+        held_proposals().filter(models.Q(pk__in=proposals.values("pk")) | models.Q(pk__in=moved_by)),
+    )
+
+
+def _publish(
+    changes: models.QuerySet[StatusChange],
+    proposals: models.QuerySet[Proposal],
+    by: User | None,
+    now: datetime.datetime,
+    *,
+    skip_locked: bool = False,
+) -> Publication:
+    """The one publish path (by hand and by embargo): lock and publish what is held together with `changes`
+    and `proposals`, bring each touched demand's shown status along and bump its `version` (its
+    representation changed: a conditional GET gets the new one). The recorder of any of it may not
+    publish it (`by` None is the embargo)."""
+    held_changes_, held_proposals_ = _held_together(changes, proposals)
+    changes_ = list(held_changes_.select_for_update(skip_locked=skip_locked).order_by("pk"))
+    proposals_ = list(held_proposals_.select_for_update(skip_locked=skip_locked).order_by("pk"))
+    if by is not None:
+        own = [c for c in changes_ if c.changed_by_id == by.pk] + [p for p in proposals_ if p.created_by_id == by.pk]
+        if own:
+            raise Forbidden(
+                f"You recorded “{own[0]}”: another member of the team must check and publish it.",
+                field="published_by",
+            )
+    held: list[StatusChange | Proposal] = [*changes_, *proposals_]
+    for item in held:
+        item.published_at, item.published_by = now, by
+        item._history_user = by
+        item.save(update_fields=["published_at", "published_by"])
+    demand_ids = {item.demand_id for item in held}
     for demand in Demand.objects.select_for_update().filter(pk__in=demand_ids).order_by("pk"):
         last = StatusChange.objects.filter(demand=demand).published().order_by("-changed_at", "-id").first()
-        if last is not None and demand.published_status != last.to_status:
+        if last is not None:
             demand.published_status = last.to_status
-            demand._history_user = by
-            demand.save(update_fields=["published_status", "updated_at"])
-    return published
+        demand.version += 1
+        demand._history_user = by
+        demand.save(update_fields=["published_status", "version", "updated_at"])
+    return Publication([c.pk for c in changes_], [p.pk for p in proposals_])
 
 
 def change_publish(*, change_id: int, by: User) -> StatusChange:
     """A second team member publishes a held change (and whatever it carries: its proposal, agreement, or
     the vote's other moves). The recorder may not publish their own; publishing twice changes nothing."""
     with _writing():
-        change = StatusChange.objects.select_for_update().select_related("demand").get(pk=change_id)
-        if change.published_at is not None:
-            return change
-        together = list(_publication_of(change).select_for_update().order_by("pk"))
-        if any(item.changed_by_id == by.pk for item in together):
-            raise Forbidden(
-                f"You recorded “{change}”: another member of the team must check and publish it.",
-                field="published_by",
-            )
-        _publish(together, by, timezone.now())
-        change.refresh_from_db()
+        change = StatusChange.objects.select_for_update().get(pk=change_id)
+        if change.published_at is None:
+            _publish(StatusChange.objects.filter(pk=change.pk), Proposal.objects.none(), by, timezone.now())
+            change.refresh_from_db()
     return change
 
 
-def embargoes_publish(*, now: datetime.datetime | None = None) -> list[int]:
-    """Publish every held change whose embargo has passed (the beat task calls this each minute)."""
+def proposal_publish(*, proposal_id: int, by: User) -> Proposal:
+    """A second team member publishes a held proposal, and the move it makes with it. The recorder may not
+    publish their own; publishing twice changes nothing."""
+    with _writing():
+        proposal = Proposal.objects.select_for_update().get(pk=proposal_id)
+        if proposal.published_at is None:
+            _publish(StatusChange.objects.none(), Proposal.objects.filter(pk=proposal.pk), by, timezone.now())
+            proposal.refresh_from_db()
+    return proposal
+
+
+def embargoes_publish(*, now: datetime.datetime | None = None) -> Publication:
+    """Publish everything held whose embargo has passed (the beat task calls this each minute); rows another
+    publisher holds locked are left to the next run."""
     now = now or timezone.now()
     with _writing():
-        due = held_changes().filter(embargo_until__lte=now).values_list("pk", flat=True)
-        vote_ids = held_changes().filter(pk__in=due, vote__isnull=False).values("vote_id")
-        changes = held_changes().filter(models.Q(pk__in=due) | models.Q(vote_id__in=vote_ids))
-        return _publish(list(changes.select_for_update(skip_locked=True).order_by("pk")), None, now)
+        return _publish(
+            held_changes().filter(embargo_until__lte=now),
+            held_proposals().filter(embargo_until__lte=now),
+            None,
+            now,
+            skip_locked=True,
+        )
 
 
 def _bump_version(demand: Demand, by: User | None) -> None:
@@ -684,11 +743,15 @@ def proposal_create(
     note: str = "",
     note_es: str = "",
     hold: bool | None = None,
+    embargo_until: datetime.datetime | None = None,
     **fields: Any,
 ) -> Proposal:
     """Record a proposal, numbered next on its demand, and move the demand as the side's pass does (a union
     proposal to `proposed`, a Board one to `countered`; no move when it is there already). A team draft
-    (visibility `team`) has not crossed the table and moves nothing. Refused moves write nothing."""
+    (visibility `team`) has not crossed the table and moves nothing. Refused moves write nothing.
+
+    `hold` and `embargo_until` hold a passed proposal as `demand_transition` holds a change (`_holds`), and
+    the move it makes with it: one is published with the other (`proposal_publish`, `change_publish`)."""
     refuse_unknown_fields(fields, PROPOSAL_FIELDS)
     with _writing():
         demand = Demand.objects.select_for_update().get(pk=demand_id)
@@ -698,12 +761,24 @@ def proposal_create(
         if session_id is not None and not BargainingSession.objects.filter(pk=session_id).exists():
             raise ValidationFailed({"session": [f"There is no bargaining session with id {session_id}."]})
         to_status = _proposal_move(demand, proposal)
+        held = _hold_pass(demand, proposal, hold, embargo_until)
         last = Proposal.objects.filter(demand=demand).aggregate(models.Max("number"))["number__max"]
         proposal.number = (last or 0) + 1
         proposal._history_user = by
         proposal.save()
-        _record_pass(demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=session_id, hold=hold)
+        _record_pass(demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=session_id, hold=held)
     return proposal
+
+
+def _hold_pass(demand: Demand, proposal: Proposal, hold: bool | None, embargo_until: datetime.datetime | None) -> bool:
+    """Set whether a proposal passed across the table now is held (`_holds`), and return it for the move it
+    makes. A team draft has reached nobody: it is not held, and its publication is decided when it passes."""
+    if proposal.visibility == Visibility.TEAM:
+        return False
+    held = _holds(demand, hold, embargo_until)
+    proposal.published_at = None if held else timezone.now()
+    proposal.embargo_until = embargo_until
+    return held
 
 
 def _proposal_move(demand: Demand, proposal: Proposal) -> str | None:
@@ -726,9 +801,10 @@ def _record_pass(
     note: str,
     note_es: str = "",
     session_id: int | None,
-    hold: bool | None = None,
+    hold: bool = False,
 ) -> None:
-    """Move the demand as `_proposal_move` said, one history row citing the proposal; else bump its version."""
+    """Move the demand as `_proposal_move` said, one history row citing the proposal, held as the proposal is
+    (`_hold_pass`, which has checked its embargo); else bump its version."""
     if to_status is None:
         _bump_version(demand, by)
         return
@@ -743,6 +819,7 @@ def _record_pass(
         occurred_at=_moment_of(proposal.exchanged_on, demand),
         proposal_id=proposal.pk,
         hold=hold,
+        embargo_until=proposal.embargo_until if hold else None,
     )
 
 
@@ -768,6 +845,7 @@ def proposal_update(
     note: str = "",
     note_es: str = "",
     hold: bool | None = None,
+    embargo_until: datetime.datetime | None = None,
     **fields: Any,
 ) -> Proposal:
     """Edit a proposal if nobody changed its demand since `expected_version` (the demand's version, as every
@@ -797,10 +875,12 @@ def proposal_update(
                 field=locked[0],
             )
         to_status = _proposal_move(demand, proposal) if draft else None
+        # Passing a draft across the table is when it reaches members: held, or published, from now.
+        held = _hold_pass(demand, proposal, hold, embargo_until) if draft else False
         proposal._history_user = by
         proposal.save()
         _record_pass(
-            demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=proposal.session_id, hold=hold
+            demand, proposal, to_status, by=by, note=note, note_es=note_es, session_id=proposal.session_id, hold=held
         )
     return proposal
 
@@ -1006,7 +1086,8 @@ def vote_record(
 
 def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, Any]], by: User | None) -> int:
     """Record what happened at a session on its demands, all or nothing: for each demand discussed, the
-    proposal passed (`proposal`: the fields of `proposal_create`) and/or a status change (`to_status`, `note`).
+    proposal passed (`proposal`: the fields of `proposal_create`) and/or a status change (`to_status`, `note`),
+    both held if `hold` says so (as `demand_transition` and `proposal_create` hold).
 
     Each outcome names `demand_id` and the `expected_version` the recorder saw. Errors are keyed by the
     outcome's position (`0.language`). Returns how many proposals and status changes were written."""
@@ -1025,6 +1106,7 @@ def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, 
                         by=by,
                         session_id=session.pk,
                         exchanged_on=session.held_on,
+                        hold=outcome.get("hold"),
                         **outcome["proposal"],
                     )
                     version = Demand.objects.values_list("version", flat=True).get(pk=demand_id)
@@ -1037,6 +1119,7 @@ def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, 
                         by=by,
                         note=outcome.get("note", ""),
                         session_id=session.pk,
+                        hold=outcome.get("hold"),
                     )
                     written += 1
             except ValidationFailed as error:

@@ -30,4 +30,5 @@ urlpatterns = [
     path("feeds/", views.feeds, name="feeds"),
     path("held/", views.held_list, name="held_list"),
     path("held/<int:pk>/publish/", views.held_publish, name="held_publish"),
+    path("held/proposals/<int:pk>/publish/", views.held_proposal_publish, name="held_proposal_publish"),
 ]

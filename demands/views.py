@@ -28,7 +28,7 @@ from .forms import (
     TransitionForm,
     VoteForm,
 )
-from .models import Category, Demand, Evidence, Side, Status, StatusChange, TentativeAgreement, Visibility
+from .models import Category, Demand, Evidence, Proposal, Side, Status, StatusChange, TentativeAgreement, Visibility
 from .pagecache import cached_public_page
 from .roles import is_team
 from .selectors import (
@@ -40,6 +40,8 @@ from .selectors import (
     evidence_visible_to,
     evidence_with_links_for,
     figures_visible_to,
+    held_items,
+    held_proposals_on_their_own,
     held_status_changes,
     progress_of,
     proposals_visible_to,
@@ -58,6 +60,7 @@ from .services import (
     evidence_create,
     evidence_link_create,
     evidence_update,
+    proposal_publish,
 )
 
 RECENT_CHANGES = 6
@@ -568,8 +571,10 @@ def evidence_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @team_required
 def held_list(request: HttpRequest) -> HttpResponse:
-    """`/held/`: every held status change, oldest first, with a publish button for those others recorded."""
-    return render(request, "demands/held.html", {"held": held_status_changes()})
+    """`/held/`: everything held (status changes, and proposals that move nothing), oldest first, with a
+    publish button for what others recorded."""
+    held = [(isinstance(item, Proposal), item) for item in held_items()]
+    return render(request, "demands/held.html", {"held": held})
 
 
 @require_POST
@@ -582,4 +587,17 @@ def held_publish(request: HttpRequest, pk: int) -> HttpResponse:
     except Forbidden as error:
         raise PermissionDenied(error.message) from error
     messages.success(request, f"Published: {change.headline}.")
+    return redirect("demands:held_list")
+
+
+@require_POST
+@team_required
+def held_proposal_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST from the held page: publish one held proposal (never the recorder's own)."""
+    proposal = get_object_or_404(held_proposals_on_their_own(), pk=pk)
+    try:
+        proposal_publish(proposal_id=proposal.pk, by=request.user)
+    except Forbidden as error:
+        raise PermissionDenied(error.message) from error
+    messages.success(request, f"Published: {proposal}.")
     return redirect("demands:held_list")

@@ -376,13 +376,20 @@ class DemandInputSerializer(serializers.Serializer):
 
 
 def hold_field() -> serializers.BooleanField:
-    """`hold`: keep the status change this write makes team-only until another team member publishes it."""
+    """`hold`: keep what this write records team-only until another team member publishes it."""
     return serializers.BooleanField(
         required=False,
         allow_null=True,
         default=None,
-        help_text="Keep the status change this makes team-only until another team member publishes it "
-        "(default: the PUBLISH_REVIEW setting).",
+        help_text="Keep what this records (and the status change it makes) team-only until another team member "
+        "publishes it (default: the PUBLISH_REVIEW setting).",
+    )
+
+
+def embargo_field() -> serializers.DateTimeField:
+    """`embargo_until`: hold what this write records until this time (the beat task publishes it then)."""
+    return serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Hold until this time, in the future."
     )
 
 
@@ -414,9 +421,7 @@ class TransitionInputSerializer(serializers.Serializer):
         "never before the demand was recorded.",
     )
     hold = hold_field()
-    embargo_until = serializers.DateTimeField(
-        required=False, allow_null=True, default=None, help_text="Hold until this time, in the future."
-    )
+    embargo_until = embargo_field()
     version = VersionField()
 
     def __init__(self, *args: Any, demand: Demand | None = None, **kwargs: Any) -> None:
@@ -567,11 +572,15 @@ class ProposalSerializer(OutputSerializer):
 
     session = SessionBriefSerializer(read_only=True, allow_null=True)
     redline = serializers.SerializerMethodField()
+    url = serializers.HyperlinkedIdentityField(
+        view_name="proposal-detail", help_text="This proposal's API URL; `POST <url>publish/` publishes it."
+    )
 
     class Meta:
         model = Proposal
         fields = [
             "id",
+            "url",
             "demand",
             "number",
             "side",
@@ -582,6 +591,8 @@ class ProposalSerializer(OutputSerializer):
             "visibility",
             "redline",
             "created_at",
+            "published_at",
+            "embargo_until",
         ]
         read_only_fields = fields
 
@@ -597,6 +608,9 @@ class TeamProposalSerializer(ProposalSerializer):
 
     rationale = serializers.CharField(required=False, help_text=TEAM_ONLY)
     created_by = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
+    )
+    published_by = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.none(), required=False, allow_null=True, help_text=TEAM_ONLY
     )
 
@@ -686,6 +700,7 @@ class ProposalInputSerializer(StrictInputSerializer):
         required=False, allow_blank=True, default="", help_text="Public note on the status change it makes."
     )
     hold = hold_field()
+    embargo_until = embargo_field()
     version = VersionField()
 
 
@@ -701,6 +716,7 @@ class ProposalUpdateInputSerializer(StrictInputSerializer):
         "visibility",
         "side",
         "session",
+        "embargo_until",
     }
 
     exchanged_on = serializers.DateField(required=False, help_text="Not in the future.")
@@ -714,6 +730,16 @@ class ProposalUpdateInputSerializer(StrictInputSerializer):
     )
     note = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Public note on the status change passing makes."
+    )
+    hold = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When passing a draft: keep it (and the status change it makes) team-only until another team "
+        "member publishes it (default: the PUBLISH_REVIEW setting).",
+    )
+    embargo_until = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="When passing a draft: hold it until this time."
     )
     version = VersionField()
 

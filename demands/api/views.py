@@ -15,7 +15,7 @@ from django.urls import Resolver404, resolve
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework import mixins, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -29,7 +29,7 @@ from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import ScopedRateThrottle
 
-from ..models import Demand, Proposal
+from ..models import Demand, Proposal, StatusChange
 from ..redlines import as_data, redline
 from ..roles import is_team
 from ..selectors import (
@@ -37,6 +37,7 @@ from ..selectors import (
     demands_visible_to,
     evidence_links_visible_to,
     evidence_visible_to,
+    held_items,
     held_status_changes,
     previous_language,
     proposals_visible_to,
@@ -55,6 +56,7 @@ from ..services import (
     evidence_link_create,
     evidence_update,
     proposal_create,
+    proposal_publish,
     proposal_update,
     refuse_stale,
     resolution_create,
@@ -219,14 +221,17 @@ def _precondition(request: Request, demand: Demand) -> int | None:
     return header_version
 
 
-def _proposals_with_redlines(demand: Demand, proposals: list[Proposal], user: Any) -> list[Proposal]:
-    """Attach to each proposal its redline against the visible proposal before it, in one query."""
-    languages = dict(
-        proposals_visible_to(user).filter(demand_id=demand.pk).values_list("number", "language").order_by("number")
-    )
+def _proposals_with_redlines(proposals: list[Proposal], user: Any) -> list[Proposal]:
+    """Attach to each proposal (its demand selected with it) its redline against the visible proposal before
+    it on its demand, the first against the demand's `current_language`: one query, whatever the demands."""
+    chains: dict[int, dict[int, str]] = defaultdict(dict)
+    rows = proposals_visible_to(user).filter(demand_id__in={proposal.demand_id for proposal in proposals})
+    for demand_id, number, language in rows.values_list("demand_id", "number", "language").order_by("number"):
+        chains[demand_id][number] = language
     for proposal in proposals:
+        languages = chains[proposal.demand_id]
         earlier = [number for number in languages if number < proposal.number]
-        before = languages[earlier[-1]] if earlier else demand.current_language
+        before = languages[earlier[-1]] if earlier else proposal.demand.current_language
         proposal.redline_data = as_data(redline(before, proposal.language))
     return proposals
 
@@ -439,13 +444,15 @@ class DemandViewSet(
         demand = self.get_object()
         serializer_class = self._proposal_serializer_class()
         if request.method == "GET":
-            proposals = proposals_visible_to(request.user).filter(demand=demand)
+            proposals = proposals_visible_to(request.user).filter(demand=demand).select_related("demand")
             if viewer_is_team(self):
-                proposals = proposals.select_related("created_by")
+                proposals = proposals.select_related("created_by", "published_by")
             page = self.paginate_queryset(proposals)
             assert page is not None
-            rows = _proposals_with_redlines(demand, page, request.user)
-            return self.get_paginated_response(serializer_class(rows, many=True).data)
+            rows = _proposals_with_redlines(page, request.user)
+            return self.get_paginated_response(
+                serializer_class(rows, many=True, context=self.get_serializer_context()).data
+            )
         header_version = _precondition(request, demand)
         data = valid_input(ProposalInputSerializer, request)
         version = _expected_version(header_version, data.pop("version", None))
@@ -464,7 +471,9 @@ class DemandViewSet(
             "ETag": f'"{version}"',
             "Location": reverse("proposal-detail", kwargs={"pk": proposal.pk}, request=request),
         }
-        return Response(serializer_class(created).data, status=201, headers=headers)
+        return Response(
+            serializer_class(created, context=self.get_serializer_context()).data, status=201, headers=headers
+        )
 
     def _agreement_response(self, demand: Demand, status: int = 200) -> Response:
         agreement = get_object_or_404(agreements_visible_to(self.request.user), demand=demand)
@@ -712,12 +721,12 @@ class ProposalViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One proposal within the caller's visibility; proposals are recorded under their demand."""
 
     parser_classes = [SafeJSONParser]
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "patch", "post", "head", "options"]
 
     def get_queryset(self) -> QuerySet:
         user = None if is_schema_request(self) else self.request.user
         proposals = proposals_visible_to(user).select_related("demand")
-        return proposals.select_related("created_by") if viewer_is_team(self) else proposals
+        return proposals.select_related("created_by", "published_by") if viewer_is_team(self) else proposals
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         return TeamProposalSerializer if viewer_is_team(self) else ProposalSerializer
@@ -737,6 +746,19 @@ class ProposalViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         proposal_update(
             proposal_id=proposal.pk, expected_version=version, by=request.user, note=data.pop("note", ""), **data
         )
+        return self._proposal_response(self.get_queryset().get(pk=proposal.pk))
+
+    @extend_schema(
+        summary="Publish a held proposal (team, not its recorder)",
+        description="Makes the proposal (and the status change it makes, if any) visible to members and the "
+        "public, and brings the demand's shown status along. The recorder gets 403; publishing an already "
+        "published proposal changes nothing.",
+        request=None,
+        responses={200: TeamProposalSerializer, **error_responses(401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def publish(self, request: Request, pk: str | None = None) -> Response:
+        proposal = proposal_publish(proposal_id=self.get_object().pk, by=request.user)
         return self._proposal_response(self.get_queryset().get(pk=proposal.pk))
 
 
@@ -809,8 +831,17 @@ class StatusChangeViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return Response(self.get_serializer(self.get_queryset().get(pk=change.pk)).data)
 
 
+HELD_ITEM = PolymorphicProxySerializer(
+    component_name="HeldItem",
+    serializers={"status_change": TeamStatusChangeSerializer, "proposal": TeamProposalSerializer},
+    resource_type_field_name="kind",
+    many=True,
+)
+
+
 class HeldViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """`GET /api/v1/held/`: every held status change, oldest first (team only)."""
+    """`GET /api/v1/held/`: everything held, oldest first (team only): status changes, and proposals that
+    move nothing, each with its `kind` and its own `url` to publish it at."""
 
     permission_classes = [IsTeam]
     serializer_class = TeamStatusChangeSerializer
@@ -819,9 +850,18 @@ class HeldViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet:
         return held_status_changes()
 
+    def _row(self, item: StatusChange | Proposal) -> dict[str, Any]:
+        context = self.get_serializer_context()
+        if isinstance(item, StatusChange):
+            return {"kind": "status_change", **TeamStatusChangeSerializer(item, context=context).data}
+        return {"kind": "proposal", **TeamProposalSerializer(item, context=context).data}
+
     @extend_schema(
         summary="List everything held (team)",
-        responses={200: TeamStatusChangeSerializer(many=True), **error_responses(400, 401, 403, 404, 429)},
+        responses={200: HELD_ITEM, **error_responses(400, 401, 403, 404, 429)},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(held_items())  # type: ignore[arg-type]
+        assert page is not None, "DEFAULT_PAGINATION_CLASS is set: lists are always paginated"
+        _proposals_with_redlines([item for item in page if isinstance(item, Proposal)], self.request.user)
+        return self.get_paginated_response([self._row(item) for item in page])

@@ -178,12 +178,16 @@ def test_admin_shows_the_switch_and_pauses_and_resumes(client, news, django_capt
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         resumed = client.post("/admin/bargaining/digestrun/sending/", {"action": "resume"}, follow=True)
-    assert b"the sweeper sends the 2 pending deliveries within a minute" in resumed.content
+    # As `send_digests --resume`: the button sweeps at once, without waiting for the sweeper's turn.
+    assert b"Digest sending resumed: 2 pending deliveries enqueued." in resumed.content
     assert b"<strong>On</strong>" in resumed.content
-    assert callbacks == []  # the admin enqueues nothing itself
-    with django_capture_on_commit_callbacks(execute=True):
-        assert deliveries_sweep_and_enqueue().requeued == 2  # the sweeper's next turn, at once
+    assert len(callbacks) == 1  # one batch of the two pending deliveries, enqueued on commit
     assert len(mail.outbox) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliveries_sweep_and_enqueue().requeued == 0  # nothing left for the sweeper
+    assert len(mail.outbox) == 2
+    again = client.post("/admin/bargaining/digestrun/sending/", {"action": "resume"}, follow=True)
+    assert b"Digest sending was not paused." in again.content
     assert b"Choose pause or resume" in client.post("/admin/bargaining/digestrun/sending/", {}, follow=True).content
     assert b"Choose pause or resume" in client.get("/admin/bargaining/digestrun/sending/", follow=True).content
     assert DigestSending.objects.get().paused is False

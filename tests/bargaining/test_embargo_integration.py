@@ -1,12 +1,13 @@
-"""An embargoed change is published by the migrated beat schedule within a minute, on a real beat and worker."""
+"""An embargoed change, and an embargoed proposal that moves nothing, are published by the migrated beat schedule
+within a minute, on a real beat and worker."""
 
 import datetime
 
 import pytest
 from django.utils import timezone
 
-from demands.models import Demand, Status, StatusChange
-from demands.services import demand_transition
+from demands.models import Demand, Proposal, Side, Status, StatusChange, Visibility
+from demands.services import demand_transition, proposal_create
 from tests.bargaining.test_digest_integration import beat, broker, sink, wait_for, worker  # noqa: F401
 from tests.factories import DemandFactory, UserFactory
 
@@ -27,13 +28,34 @@ def test_beat_publishes_an_embargoed_change_within_a_minute_of_its_time(worker, 
         by=UserFactory(),
         embargo_until=embargo,
     )
+    # A revised union proposal on a `proposed` demand moves nothing: it is held on its own column.
+    revised = DemandFactory(status=Status.PROPOSED)
+    proposal = proposal_create(
+        demand_id=revised.pk,
+        expected_version=revised.version,
+        by=UserFactory(),
+        side=Side.UNION,
+        exchanged_on=timezone.localdate(),
+        language="One counselor per 250 students.",
+        visibility=Visibility.PUBLIC,
+        embargo_until=embargo,
+    )
+    version = Demand.objects.get(pk=revised.pk).version
     worker.start()
     assert StatusChange.objects.get(pk=change.pk).published_at is None
+    assert Proposal.objects.get(pk=proposal.pk).published_at is None
     wait_for(
-        lambda: StatusChange.objects.get(pk=change.pk).published_at is not None,
+        lambda: (
+            StatusChange.objects.get(pk=change.pk).published_at is not None
+            and Proposal.objects.get(pk=proposal.pk).published_at is not None
+        ),
         timeout=(embargo - timezone.now()).total_seconds() + 65,
-        what="beat to publish the embargoed change",
+        what="beat to publish the embargoed change and proposal",
     )
-    published = StatusChange.objects.get(pk=change.pk).published_at
-    assert embargo <= published <= embargo + datetime.timedelta(minutes=1)
+    for published in (
+        StatusChange.objects.get(pk=change.pk).published_at,
+        Proposal.objects.get(pk=proposal.pk).published_at,
+    ):
+        assert embargo <= published <= embargo + datetime.timedelta(minutes=1)
     assert Demand.objects.get(pk=demand.pk).published_status == Status.COUNTERED
+    assert Demand.objects.get(pk=revised.pk).version == version + 1

@@ -86,7 +86,7 @@ TEAM_WRITES = {
         ("PATCH", f"/api/v1/{resource}/{{id}}/"),
     ]
 }
-STATEFUL_RUNS, STATEFUL_STEPS = 20, 8
+STATEFUL_RUNS, STATEFUL_STEPS = 25, 8
 EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 15, schemathesis.GenerationMode.NEGATIVE: 8}
 
 

@@ -161,7 +161,7 @@ def test_publishing_a_held_change_replaces_the_cached_anonymous_page(
     assert "HELD-CACHE-CANARY" not in client.get(url).content.decode()  # now cached, without the held change
     with django_capture_on_commit_callbacks(execute=True):
         if publisher == "embargo":
-            assert embargoes_publish(now=timezone.now() + datetime.timedelta(minutes=5)) == [change.pk]
+            assert embargoes_publish(now=timezone.now() + datetime.timedelta(minutes=5)).change_ids == [change.pk]
         else:
             approver = UserFactory(username="approver")
             approver.groups.add(Group.objects.get_or_create(name=TEAM_GROUP)[0])

@@ -145,9 +145,12 @@ def test_transition_api_holds_with_an_embargo(demand, team_user, api_client):
 def test_embargo_publishes_at_its_time_and_not_before(demand, team_user):
     at = timezone.now() + datetime.timedelta(minutes=5)
     change = hold(demand, team_user, embargo_until=at)
-    assert embargoes_publish(now=at - datetime.timedelta(seconds=1)) == []
-    assert embargoes_publish(now=at) == [change.pk]
-    assert Demand.objects.get(pk=demand.pk).published_status == Status.COUNTERED
+    held_version = Demand.objects.get(pk=demand.pk).version
+    assert not embargoes_publish(now=at - datetime.timedelta(seconds=1))
+    assert Demand.objects.get(pk=demand.pk).version == held_version  # nothing published, nothing bumped
+    assert embargoes_publish(now=at).change_ids == [change.pk]
+    published = Demand.objects.get(pk=demand.pk)
+    assert (published.published_status, published.version) == (Status.COUNTERED, held_version + 1)
     again = Demand.objects.get(pk=demand.pk)
     with pytest.raises(ValidationFailed, match="future"):
         demand_transition(
