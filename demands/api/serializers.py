@@ -3,6 +3,11 @@
 Output serializers come in pairs: the plain one for everyone, the `Team...` one adding the
 fields its model declares in `TEAM_ONLY_FIELDS`. Views choose per request, so a team-only
 field is absent (not null) for anyone else. Input serializers only check field values; the services apply the rules.
+
+The API is bilingual by fields, not by a language switch: every representation carries, beside each
+member-facing English text, its Spanish version (`title_es`, ...: the model's `TRANSLATED_FIELDS`, read through
+`translation_field_names`), empty when there is none; every input that takes the English text takes the Spanish
+one too (`TranslatedInputSerializer`).
 """
 
 import datetime
@@ -32,6 +37,8 @@ from ..models import (
     StatusChange,
     TentativeAgreement,
     Visibility,
+    translation_columns,
+    translation_field_names,
 )
 
 MAX_ID = 2**63 - 1  # bigint primary keys
@@ -112,6 +119,9 @@ class DemandSerializer(OutputSerializer):
 
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     category_name = serializers.CharField(source="category.name", read_only=True)
+    category_name_es = serializers.CharField(
+        source="category.name_es", read_only=True, help_text="The category's name in Spanish; empty when it has none."
+    )
     # Attached by the view for a whole page at once (`DemandViewSet._with_links`).
     clauses = serializers.ListField(
         source="clause_ids",
@@ -131,6 +141,7 @@ class DemandSerializer(OutputSerializer):
             "body",
             "category",
             "category_name",
+            "category_name_es",
             "status",
             "visibility",
             "target",
@@ -141,6 +152,7 @@ class DemandSerializer(OutputSerializer):
             "version",
             "created_at",
             "updated_at",
+            *translation_field_names(Demand),
         ]
         read_only_fields = fields
 
@@ -206,6 +218,7 @@ class StatusChangeSerializer(OutputSerializer):
             "proposal",
             "agreement",
             "vote",
+            *translation_field_names(StatusChange),
         ]
         read_only_fields = fields
 
@@ -290,7 +303,7 @@ class ResolutionClauseSerializer(OutputSerializer):
 
     class Meta:
         model = ResolutionClause
-        fields = ["id", "number", "text"]
+        fields = ["id", "number", "text", *translation_field_names(ResolutionClause)]
         read_only_fields = fields
 
 
@@ -302,7 +315,18 @@ class ResolutionSerializer(OutputSerializer):
 
     class Meta:
         model = Resolution
-        fields = ["id", "governing_body", "number", "title", "adopted_on", "vote", "summary", "url", "clauses"]
+        fields = [
+            "id",
+            "governing_body",
+            "number",
+            "title",
+            "adopted_on",
+            "vote",
+            "summary",
+            "url",
+            "clauses",
+            *translation_field_names(Resolution),
+        ]
         read_only_fields = fields
 
 
@@ -319,14 +343,53 @@ class VersionField(serializers.IntegerField):
         super().__init__(min_value=1, max_value=MAX_VERSION, required=False, **kwargs)
 
 
+class TextOnlyField(serializers.CharField):
+    """Text, and only text: a number or a list is refused with the field's name, not turned into a string."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TranslatedInputSerializer(serializers.Serializer):
+    """Input that takes a text's Spanish version wherever it takes the English text: for each English field of
+    the `translations_of` models' `TRANSLATED_FIELDS` that this serializer has, the Spanish column beside it
+    (`title_es` after `title`), optional, with the column's length limit. Empty means "no Spanish version"."""
+
+    translations_of: tuple[type[models.Model], ...] = ()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        spanish: dict[str, dict[str, serializers.Field]] = {}
+        for model in self.translations_of:
+            for english, column in translation_columns(model):
+                if english in fields:
+                    spanish.setdefault(english, {})[column] = TextOnlyField(
+                        required=False,
+                        allow_blank=True,
+                        max_length=model._meta.get_field(column).max_length,
+                        trim_whitespace=getattr(fields[english], "trim_whitespace", True),
+                        help_text=f"`{english}` in Spanish; empty when there is none (pages then show the English, "
+                        "marked as English).",
+                    )
+        ordered: dict[str, serializers.Field] = {}
+        for name, field in fields.items():
+            ordered[name] = field
+            ordered.update(spanish.get(name, {}))
+        return ordered
+
+
 # Output fields that input accepts and ignores, so a demand read with GET can be sent back whole.
 REPRESENTATION_ONLY = frozenset(
-    {"id", "category_name", "evidence", "created_at", "updated_at", "allowed_next_statuses"}
+    {"id", "category_name", "category_name_es", "evidence", "created_at", "updated_at", "allowed_next_statuses"}
 )
 
 
-class DemandInputSerializer(serializers.Serializer):
+class DemandInputSerializer(TranslatedInputSerializer):
     """What the team sends to create or edit a demand. `status` changes only by a transition."""
+
+    translations_of = (Demand,)
 
     title = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=200, required=False, help_text="Made from the title when left out.")
@@ -386,8 +449,10 @@ def hold_field() -> serializers.BooleanField:
     )
 
 
-class TransitionInputSerializer(serializers.Serializer):
+class TransitionInputSerializer(TranslatedInputSerializer):
     """A move to another status (see the transitions table), with its notes."""
+
+    translations_of = (StatusChange,)
 
     status = serializers.ChoiceField(choices=Status.choices, help_text="The status to move to.")
     note = serializers.CharField(
@@ -437,7 +502,7 @@ class EvidenceCitationInputSerializer(serializers.Serializer):
     version = VersionField()
 
 
-class StrictInputSerializer(serializers.Serializer):
+class StrictInputSerializer(TranslatedInputSerializer):
     """Input that refuses unknown fields rather than dropping them unseen. The output-only fields of the
     representation (`representation_only`) are accepted and ignored, so what GET returned may be sent back."""
 
@@ -514,6 +579,7 @@ class ClauseInputSerializer(StrictInputSerializer):
     """A numbered clause of a resolution."""
 
     representation_only = frozenset({"id"})
+    translations_of = (ResolutionClause,)
 
     number = serializers.IntegerField(min_value=1, max_value=32767, help_text="Unique within the resolution.")
     text = serializers.CharField()
@@ -527,6 +593,7 @@ class ResolutionInputSerializer(StrictInputSerializer):
     """
 
     representation_only = frozenset({"id"})
+    translations_of = (Resolution,)
 
     governing_body = serializers.CharField(max_length=200)
     number = serializers.CharField(
@@ -582,6 +649,7 @@ class ProposalSerializer(OutputSerializer):
             "visibility",
             "redline",
             "created_at",
+            *translation_field_names(Proposal),
         ]
         read_only_fields = fields
 
@@ -673,6 +741,9 @@ class TeamVoteSerializer(VoteSerializer):
 class ProposalInputSerializer(StrictInputSerializer):
     """A proposal passed (or drafted) on a demand. `visibility` `team` is a draft: it moves nothing."""
 
+    # `note` is the public note of the status change the proposal makes.
+    translations_of = (Proposal, StatusChange)
+
     side = serializers.ChoiceField(choices=Side.choices)
     exchanged_on = serializers.DateField(help_text="Not in the future.")
     session = serializers.IntegerField(
@@ -701,7 +772,9 @@ class ProposalUpdateInputSerializer(StrictInputSerializer):
         "visibility",
         "side",
         "session",
+        *translation_field_names(Proposal),
     }
+    translations_of = (Proposal, StatusChange)
 
     exchanged_on = serializers.DateField(required=False, help_text="Not in the future.")
     language = serializers.CharField(

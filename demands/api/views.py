@@ -370,6 +370,7 @@ class DemandViewSet(
             expected_version=_expected_version(header_version, data.get("version")),
             by=request.user,
             note=data["note"],
+            note_es=data.get("note_es", ""),
             internal_note=data["internal_note"],
             session_id=data.get("session"),
             occurred_at=data.get("occurred_at"),
