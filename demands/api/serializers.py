@@ -105,6 +105,15 @@ class OptionalURLField(serializers.CharField):
         return value or None
 
 
+class CategorySerializer(OutputSerializer):
+    """A theme that groups demands (its `slug` is a demand's `category`), in English and Spanish."""
+
+    class Meta:
+        model = Category
+        fields = ["id", "slug", "name", "description", "position", *translation_field_names(Category)]
+        read_only_fields = fields
+
+
 class EvidenceLinkSerializer(OutputSerializer):
     """A piece of evidence cited for a demand, with the claim it supports."""
 
@@ -533,6 +542,22 @@ class OptionalURLInputField(serializers.URLField):
     def run_validation(self, data: Any = serializers.empty) -> Any:
         value = super().run_validation(data)
         return "" if value is None else value
+
+
+class CategoryInputSerializer(StrictInputSerializer):
+    """What the team sends to add, rename, describe or reorder a category."""
+
+    representation_only = frozenset({"id"})
+    translations_of = (Category,)
+
+    name = serializers.CharField(max_length=Category._meta.get_field("name").max_length, help_text="Unique.")
+    slug = serializers.SlugField(
+        max_length=Category._meta.get_field("slug").max_length, help_text="Unique; demands name their category by it."
+    )
+    description = serializers.CharField(required=False, allow_blank=True)
+    position = serializers.IntegerField(
+        min_value=0, max_value=32767, required=False, help_text="Order on pages and in digests."
+    )
 
 
 class FigureInputSerializer(StrictInputSerializer):

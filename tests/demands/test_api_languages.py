@@ -190,6 +190,26 @@ def test_a_resolutions_spanish_texts_and_clauses_round_trip(api_client, team_use
     assert resolution.clauses.get().text_es == "Terminar el contrato."
 
 
+def test_a_categorys_spanish_name_and_description_are_written_through_the_api(api_client, team_user, client):
+    team = api_client(team_user)
+    created = team.post(
+        "/api/v1/categories/",
+        {"name": "Staffing", "slug": "staffing", "name_es": "Personal", "description_es": "Más personal."},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    url = f"/api/v1/categories/{created.json()['id']}/"
+    assert api_client().get(url).json()["description_es"] == "Más personal."
+    DemandFactory(category_id=created.json()["id"], title="Counselors", title_es="Consejeros", slug="counselors")
+    assert api_client().get(f"{DEMANDS}?category=staffing").json()["results"][0]["category_name_es"] == "Personal"
+    assert team.patch(url, {"name_es": "Personal escolar"}, format="json").json()["name_es"] == "Personal escolar"
+    assert "Personal escolar" in client.get("/es/demands/counselors/").content.decode()
+    too_long = team.patch(url, {"name_es": "n" * 101}, format="json")
+    assert "100" in " ".join(errors_of(too_long)["name_es"])
+    taken = team.post("/api/v1/categories/", {"name": "Other", "slug": "staffing"}, format="json")
+    assert set(errors_of(taken)) == {"slug"}
+
+
 # --- Bad input: 400 naming the field, never 500 ---
 
 
