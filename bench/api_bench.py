@@ -30,8 +30,9 @@ from typing import Any
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "bdt_bench_api"
-HOST, PORT = "127.0.0.1", 8765
+# Overridable so that two checkouts can run it at once without dropping each other's database or port.
+DATABASE = os.environ.get("BENCH_API_DATABASE", "bdt_bench_api")
+HOST, PORT = "127.0.0.1", int(os.environ.get("BENCH_API_PORT", "8765"))
 CHAIN_SLUG = "demand-chain"
 # Each measured endpoint and the plain floor it is compared with, measured in the same rounds.
 PAIRS = [("api", "plain"), ("proposals_api", "proposals_plain"), ("page", "page_plain")]
@@ -102,7 +103,7 @@ def load_demands(count: int, proposals: int) -> int:
 
     call_command("migrate", verbosity=0)
     categories = Category.objects.bulk_create(
-        Category(name=f"Category {n}", slug=f"category-{n}", position=n) for n in range(5)
+        Category(name=f"Category {n}", slug=f"category-{n}", position=n, name_es=f"Categoría {n}") for n in range(5)
     )
     resolution = Resolution.objects.create(
         governing_body="Board of Education", title="Bench resolution", adopted_on=datetime.date(2024, 2, 22), vote="7-0"
@@ -126,6 +127,10 @@ def load_demands(count: int, proposals: int) -> int:
             visibility=Visibility.PUBLIC,
             target="one social worker per 250 students",
             internal_notes="Team-only notes.",
+            # Every member-facing text in Spanish too, as the API now carries both.
+            title_es=f"Demanda {n:04d}",
+            summary_es=f"Lo que pide la demanda {n}, en una o dos frases para los miembros. " * 2,
+            target_es="un trabajador social por cada 250 estudiantes",
         )
         for n in range(count)
     )
@@ -162,6 +167,7 @@ def load_demands(count: int, proposals: int) -> int:
                 exchanged_on=datetime.date(2024, 3, 1) + datetime.timedelta(days=number),
                 language=" ".join(words),
                 summary=f"Pass {number} for members.",
+                summary_es=f"Paso {number} para los miembros.",
                 rationale="Team-only reasoning.",
                 visibility=Visibility.PUBLIC,
             )

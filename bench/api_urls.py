@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
 from config.urls import urlpatterns as site_urlpatterns
-from demands.models import Demand, EvidenceLink, Proposal, Visibility
+from demands.models import Demand, EvidenceLink, Proposal, Visibility, translation_field_names
 from demands.redlines import as_data, as_html, redline
 
 FIELDS = [
@@ -26,6 +26,7 @@ FIELDS = [
     "article",
     "current_language",
     "version",
+    *translation_field_names(Demand),
 ]
 
 
@@ -34,7 +35,12 @@ def plain_demands(request: HttpRequest) -> JsonResponse:
     demands = Demand.objects.filter(visibility=Visibility.PUBLIC)
     rows = list(
         demands.order_by("category__position", "title").values(
-            *FIELDS, "created_at", "updated_at", category_slug=F("category__slug"), category_title=F("category__name")
+            *FIELDS,
+            "created_at",
+            "updated_at",
+            category_slug=F("category__slug"),
+            category_title=F("category__name"),
+            category_title_es=F("category__name_es"),
         )[:100]
     )
     ids = [row["id"] for row in rows]
@@ -52,6 +58,7 @@ def plain_demands(request: HttpRequest) -> JsonResponse:
             **{field: row[field] for field in FIELDS},
             "category": row["category_slug"],
             "category_name": row["category_title"],
+            "category_name_es": row["category_title_es"],
             "clauses": clauses.get(row["id"], []),
             "evidence": evidence.get(row["id"], []),
             "created_at": row["created_at"],
@@ -62,7 +69,17 @@ def plain_demands(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"count": demands.count(), "results": results}, encoder=DjangoJSONEncoder)
 
 
-PROPOSAL_FIELDS = ["id", "number", "side", "exchanged_on", "language", "summary", "visibility", "created_at"]
+PROPOSAL_FIELDS = [
+    "id",
+    "number",
+    "side",
+    "exchanged_on",
+    "language",
+    "summary",
+    "visibility",
+    "created_at",
+    *translation_field_names(Proposal),
+]
 
 
 def _chain(demand_id: int) -> list[tuple[dict, list]]:

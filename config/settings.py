@@ -287,7 +287,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Contract demands, their status through bargaining, evidence and the Board resolution.\n\n"
         "**Who sees what.** Anyone reads public items; member accounts also read `members` items; the "
-        "bargaining team and admins read everything and write demands, evidence, resolutions and sessions "
+        "bargaining team and admins read everything and write demands, evidence, resolutions, sessions and "
+        "categories "
         "(deleting is for the admin, not the API). Fields marked *Bargaining team only* "
         "are absent from everyone else's responses. `members/` is for the team and admins only.\n\n"
         "**Auth.** Session, or `Authorization: Token <key>` with a token from `POST /api/v1/auth/token/`.\n\n"
@@ -295,6 +296,11 @@ SPECTACULAR_SETTINGS = {
         "`evidence/` take it back as `If-Match` (or `version` in the body): stale gets 412 and changes nothing, "
         "none gets 428. "
         "The status changes only through `transition/`.\n\n"
+        "**English and Spanish.** The API is bilingual by fields, not by a language switch: beside each "
+        "member-facing text (`title`, `summary`, `target`, a status change's or a transition's `note`, a "
+        "proposal's `summary`, a resolution's `title` and `summary`, a clause's `text`) its Spanish version "
+        "`<field>_es` is read and written, with the English field's limits; empty means there is none (the "
+        "`/es/` pages then show the English, marked as English). A demand carries `category_name_es` too.\n\n"
         "**Errors.** Every 4xx is `{detail, code, errors}`: `errors` maps fields to messages. "
         "Times are ISO 8601 in UTC."
     ),

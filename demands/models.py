@@ -143,9 +143,14 @@ def translated_fields(model: type[models.Model] | models.Model) -> tuple[str, ..
     return tuple(getattr(model, "TRANSLATED_FIELDS", ()))
 
 
+def translation_columns(model: type[models.Model] | models.Model) -> tuple[tuple[str, str], ...]:
+    """Each English field of `model` that has a Spanish version, with that version's column: (`title`, `title_es`)."""
+    return tuple((name, f"{name}_{code}") for name in translated_fields(model) for code in TRANSLATION_LANGUAGES)
+
+
 def translation_field_names(model: type[models.Model] | models.Model) -> tuple[str, ...]:
     """The Spanish columns of `model`: `title_es`, ..."""
-    return tuple(f"{name}_{code}" for name in translated_fields(model) for code in TRANSLATION_LANGUAGES)
+    return tuple(column for _english, column in translation_columns(model))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,11 @@
 Output serializers come in pairs: the plain one for everyone, the `Team...` one adding the
 fields its model declares in `TEAM_ONLY_FIELDS`. Views choose per request, so a team-only
 field is absent (not null) for anyone else. Input serializers only check field values; the services apply the rules.
+
+The API is bilingual by fields, not by a language switch: every representation carries, beside each
+member-facing English text, its Spanish version (`title_es`, ...: the model's `TRANSLATED_FIELDS`, read through
+`translation_field_names`), empty when there is none; every input that takes the English text takes the Spanish
+one too (`TranslatedInputSerializer`).
 """
 
 import datetime
@@ -32,6 +37,8 @@ from ..models import (
     StatusChange,
     TentativeAgreement,
     Visibility,
+    translation_columns,
+    translation_field_names,
 )
 
 MAX_ID = 2**63 - 1  # bigint primary keys
@@ -98,6 +105,15 @@ class OptionalURLField(serializers.CharField):
         return value or None
 
 
+class CategorySerializer(OutputSerializer):
+    """A theme that groups demands (its `slug` is a demand's `category`), in English and Spanish."""
+
+    class Meta:
+        model = Category
+        fields = ["id", "slug", "name", "description", "position", *translation_field_names(Category)]
+        read_only_fields = fields
+
+
 class EvidenceLinkSerializer(OutputSerializer):
     """A piece of evidence cited for a demand, with the claim it supports."""
 
@@ -112,6 +128,9 @@ class DemandSerializer(OutputSerializer):
 
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     category_name = serializers.CharField(source="category.name", read_only=True)
+    category_name_es = serializers.CharField(
+        source="category.name_es", read_only=True, help_text="The category's name in Spanish; empty when it has none."
+    )
     # Attached by the view for a whole page at once (`DemandViewSet._with_links`).
     clauses = serializers.ListField(
         source="clause_ids",
@@ -131,6 +150,7 @@ class DemandSerializer(OutputSerializer):
             "body",
             "category",
             "category_name",
+            "category_name_es",
             "status",
             "visibility",
             "target",
@@ -141,6 +161,7 @@ class DemandSerializer(OutputSerializer):
             "version",
             "created_at",
             "updated_at",
+            *translation_field_names(Demand),
         ]
         read_only_fields = fields
 
@@ -206,6 +227,7 @@ class StatusChangeSerializer(OutputSerializer):
             "proposal",
             "agreement",
             "vote",
+            *translation_field_names(StatusChange),
         ]
         read_only_fields = fields
 
@@ -290,7 +312,7 @@ class ResolutionClauseSerializer(OutputSerializer):
 
     class Meta:
         model = ResolutionClause
-        fields = ["id", "number", "text"]
+        fields = ["id", "number", "text", *translation_field_names(ResolutionClause)]
         read_only_fields = fields
 
 
@@ -302,7 +324,18 @@ class ResolutionSerializer(OutputSerializer):
 
     class Meta:
         model = Resolution
-        fields = ["id", "governing_body", "number", "title", "adopted_on", "vote", "summary", "url", "clauses"]
+        fields = [
+            "id",
+            "governing_body",
+            "number",
+            "title",
+            "adopted_on",
+            "vote",
+            "summary",
+            "url",
+            "clauses",
+            *translation_field_names(Resolution),
+        ]
         read_only_fields = fields
 
 
@@ -319,14 +352,53 @@ class VersionField(serializers.IntegerField):
         super().__init__(min_value=1, max_value=MAX_VERSION, required=False, **kwargs)
 
 
+class TextOnlyField(serializers.CharField):
+    """Text, and only text: a number or a list is refused with the field's name, not turned into a string."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TranslatedInputSerializer(serializers.Serializer):
+    """Input that takes a text's Spanish version wherever it takes the English text: for each English field of
+    the `translations_of` models' `TRANSLATED_FIELDS` that this serializer has, the Spanish column beside it
+    (`title_es` after `title`), optional, with the column's length limit. Empty means "no Spanish version"."""
+
+    translations_of: tuple[type[models.Model], ...] = ()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        spanish: dict[str, dict[str, serializers.Field]] = {}
+        for model in self.translations_of:
+            for english, column in translation_columns(model):
+                if english in fields:
+                    spanish.setdefault(english, {})[column] = TextOnlyField(
+                        required=False,
+                        allow_blank=True,
+                        max_length=model._meta.get_field(column).max_length,
+                        trim_whitespace=getattr(fields[english], "trim_whitespace", True),
+                        help_text=f"`{english}` in Spanish; empty when there is none (pages then show the English, "
+                        "marked as English).",
+                    )
+        ordered: dict[str, serializers.Field] = {}
+        for name, field in fields.items():
+            ordered[name] = field
+            ordered.update(spanish.get(name, {}))
+        return ordered
+
+
 # Output fields that input accepts and ignores, so a demand read with GET can be sent back whole.
 REPRESENTATION_ONLY = frozenset(
-    {"id", "category_name", "evidence", "created_at", "updated_at", "allowed_next_statuses"}
+    {"id", "category_name", "category_name_es", "evidence", "created_at", "updated_at", "allowed_next_statuses"}
 )
 
 
-class DemandInputSerializer(serializers.Serializer):
+class DemandInputSerializer(TranslatedInputSerializer):
     """What the team sends to create or edit a demand. `status` changes only by a transition."""
+
+    translations_of = (Demand,)
 
     title = serializers.CharField(max_length=200)
     slug = serializers.SlugField(max_length=200, required=False, help_text="Made from the title when left out.")
@@ -393,8 +465,10 @@ def embargo_field() -> serializers.DateTimeField:
     )
 
 
-class TransitionInputSerializer(serializers.Serializer):
+class TransitionInputSerializer(TranslatedInputSerializer):
     """A move to another status (see the transitions table), with its notes."""
+
+    translations_of = (StatusChange,)
 
     status = serializers.ChoiceField(choices=Status.choices, help_text="The status to move to.")
     note = serializers.CharField(
@@ -442,7 +516,7 @@ class EvidenceCitationInputSerializer(serializers.Serializer):
     version = VersionField()
 
 
-class StrictInputSerializer(serializers.Serializer):
+class StrictInputSerializer(TranslatedInputSerializer):
     """Input that refuses unknown fields rather than dropping them unseen. The output-only fields of the
     representation (`representation_only`) are accepted and ignored, so what GET returned may be sent back."""
 
@@ -473,6 +547,22 @@ class OptionalURLInputField(serializers.URLField):
     def run_validation(self, data: Any = serializers.empty) -> Any:
         value = super().run_validation(data)
         return "" if value is None else value
+
+
+class CategoryInputSerializer(StrictInputSerializer):
+    """What the team sends to add, rename, describe or reorder a category."""
+
+    representation_only = frozenset({"id"})
+    translations_of = (Category,)
+
+    name = serializers.CharField(max_length=Category._meta.get_field("name").max_length, help_text="Unique.")
+    slug = serializers.SlugField(
+        max_length=Category._meta.get_field("slug").max_length, help_text="Unique; demands name their category by it."
+    )
+    description = serializers.CharField(required=False, allow_blank=True)
+    position = serializers.IntegerField(
+        min_value=0, max_value=32767, required=False, help_text="Order on pages and in digests."
+    )
 
 
 class FigureInputSerializer(StrictInputSerializer):
@@ -519,6 +609,7 @@ class ClauseInputSerializer(StrictInputSerializer):
     """A numbered clause of a resolution."""
 
     representation_only = frozenset({"id"})
+    translations_of = (ResolutionClause,)
 
     number = serializers.IntegerField(min_value=1, max_value=32767, help_text="Unique within the resolution.")
     text = serializers.CharField()
@@ -532,6 +623,7 @@ class ResolutionInputSerializer(StrictInputSerializer):
     """
 
     representation_only = frozenset({"id"})
+    translations_of = (Resolution,)
 
     governing_body = serializers.CharField(max_length=200)
     number = serializers.CharField(
@@ -593,6 +685,7 @@ class ProposalSerializer(OutputSerializer):
             "created_at",
             "published_at",
             "embargo_until",
+            *translation_field_names(Proposal),
         ]
         read_only_fields = fields
 
@@ -687,6 +780,9 @@ class TeamVoteSerializer(VoteSerializer):
 class ProposalInputSerializer(StrictInputSerializer):
     """A proposal passed (or drafted) on a demand. `visibility` `team` is a draft: it moves nothing."""
 
+    # `note` is the public note of the status change the proposal makes.
+    translations_of = (Proposal, StatusChange)
+
     side = serializers.ChoiceField(choices=Side.choices)
     exchanged_on = serializers.DateField(help_text="Not in the future.")
     session = serializers.IntegerField(
@@ -717,7 +813,9 @@ class ProposalUpdateInputSerializer(StrictInputSerializer):
         "side",
         "session",
         "embargo_until",
+        *translation_field_names(Proposal),
     }
+    translations_of = (Proposal, StatusChange)
 
     exchanged_on = serializers.DateField(required=False, help_text="Not in the future.")
     language = serializers.CharField(

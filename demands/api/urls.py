@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from . import views
 
 router = SimpleRouter()
+router.register("categories", views.CategoryViewSet, basename="category")
 router.register("demands", views.DemandViewSet, basename="demand")
 router.register("evidence", views.EvidenceViewSet, basename="evidence")
 router.register("resolutions", views.ResolutionViewSet, basename="resolution")

@@ -29,7 +29,7 @@ from rest_framework.reverse import reverse
 from rest_framework.serializers import BaseSerializer
 from rest_framework.throttling import ScopedRateThrottle
 
-from ..models import Demand, Proposal, StatusChange
+from ..models import Category, Demand, Proposal, StatusChange
 from ..redlines import as_data, redline
 from ..roles import is_team
 from ..selectors import (
@@ -48,6 +48,8 @@ from ..selectors import (
 from ..services import (
     agreement_set_language,
     agreement_sign,
+    category_create,
+    category_update,
     change_publish,
     demand_create,
     demand_transition,
@@ -70,6 +72,8 @@ from .permissions import IsTeam
 from .serializers import (
     AgreementInputSerializer,
     AgreementSerializer,
+    CategoryInputSerializer,
+    CategorySerializer,
     DemandInputSerializer,
     DemandSerializer,
     EvidenceCitationInputSerializer,
@@ -375,6 +379,7 @@ class DemandViewSet(
             expected_version=_expected_version(header_version, data.get("version")),
             by=request.user,
             note=data["note"],
+            note_es=data.get("note_es", ""),
             internal_note=data["internal_note"],
             session_id=data.get("session"),
             occurred_at=data.get("occurred_at"),
@@ -606,6 +611,34 @@ class WriteViewSet(
         data = valid_input(self.input_serializer_class, request, partial=kwargs.get("partial", False))
         self.update_object(pk, data)
         return written_response(self, pk)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List categories",
+        responses={200: CategorySerializer(many=True), **error_responses(400, 401, 404, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a category", responses={200: CategorySerializer, **error_responses(401, 404, 429)}
+    ),
+    **write_schemas("a category", CategoryInputSerializer, CategorySerializer),
+)
+class CategoryViewSet(WriteViewSet):
+    """The categories demands are grouped in: public, like the pages that list them."""
+
+    input_serializer_class = CategoryInputSerializer
+    serializer_class = CategorySerializer
+    search_fields = ["name", "name_es", "description"]
+    ordering_fields = ["id", "position", "name"]
+
+    def get_queryset(self) -> QuerySet:
+        return Category.objects.all()
+
+    def create_object(self, data: dict[str, Any]) -> int:
+        return category_create(**data).pk
+
+    def update_object(self, pk: int, data: dict[str, Any]) -> None:
+        category_update(category_id=pk, **data)
 
 
 @extend_schema_view(

@@ -58,6 +58,7 @@ def new_demand(world: dict) -> dict:
 
 
 NEW_EVIDENCE = {"title": "New report", "kind": "report", "figures": [{"value": "38", "unit": "officers"}]}
+NEW_CATEGORY = {"name": "Staffing", "slug": "staffing", "name_es": "Personal", "description_es": "Más personal."}
 NEW_RESOLUTION = {
     "governing_body": "Board of Education",
     "title": "New resolution",
@@ -114,6 +115,12 @@ MATRIX = [
     ("put", "/api/v1/resolutions/{resolution}/", NEW_RESOLUTION, {}, (401, 403, 200, 200)),
     ("patch", "/api/v1/resolutions/{resolution}/", {"vote": "7–0"}, {}, (401, 403, 200, 200)),
     ("delete", "/api/v1/resolutions/{resolution}/", None, {}, (401, 403, 405, 405)),
+    ("get", "/api/v1/categories/", None, {}, (200, 200, 200, 200)),
+    ("get", "/api/v1/categories/{category}/", None, {}, (200, 200, 200, 200)),
+    ("post", "/api/v1/categories/", NEW_CATEGORY, {}, (401, 403, 201, 201)),
+    ("put", "/api/v1/categories/{category}/", NEW_CATEGORY, {}, (401, 403, 200, 200)),
+    ("patch", "/api/v1/categories/{category}/", {"name_es": "Personal"}, {}, (401, 403, 200, 200)),
+    ("delete", "/api/v1/categories/{category}/", None, {}, (401, 403, 405, 405)),
     ("get", "/api/v1/sessions/", None, {}, (200, 200, 200, 200)),
     ("get", "/api/v1/sessions/{session}/", None, {}, (200, 200, 200, 200)),
     ("post", "/api/v1/sessions/", new_session, {}, (401, 403, 201, 201)),
@@ -135,6 +142,7 @@ MATRIX = [
 def test_permission_matrix(api_client, users, world, role_index, role, method, path, body, headers, expected):
     ids = {name: obj.pk for name, obj in world.items()}
     ids["resolution"] = world["clause"].resolution_id
+    ids["category"] = world["public"].category_id
     if callable(body):
         body = body(world)
     response = getattr(api_client(users[role]), method)(path.format(**ids), body, format="json", **headers)

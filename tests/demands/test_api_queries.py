@@ -58,6 +58,10 @@ def make_sessions(count: int) -> None:
         session.demands.add(demand)
 
 
+def make_categories(count: int) -> None:
+    CategoryFactory.create_batch(count, name_es="Categoría", description_es="Descripción.")
+
+
 def make_resolutions(count: int) -> None:
     for _ in range(count):
         ResolutionClauseFactory()
@@ -71,6 +75,7 @@ CASES = [
     ("evidence", make_evidence, "/api/v1/evidence/", None, 4),
     ("evidence", make_evidence, "/api/v1/evidence/", "team_user", 6),
     ("resolutions", make_resolutions, "/api/v1/resolutions/", None, 3),
+    ("categories", make_categories, "/api/v1/categories/", None, 2),
     ("sessions", make_sessions, "/api/v1/sessions/", None, 3),
     ("sessions", make_sessions, "/api/v1/sessions/", "team_user", 5),
     ("members", make_members, "/api/v1/members/", "team_user", 5),

@@ -79,7 +79,7 @@ CHECKS = [
 ]
 TEAM_WRITES = {
     (method, path)
-    for resource in ("evidence", "resolutions", "sessions")
+    for resource in ("categories", "evidence", "resolutions", "sessions")
     for method, path in [
         ("POST", f"/api/v1/{resource}/"),
         ("PUT", f"/api/v1/{resource}/{{id}}/"),
@@ -109,6 +109,7 @@ def objects(db) -> dict[str, int]:
     vote = RatificationVote.objects.create(held_on=datetime.date(2024, 5, 1), yes=3, no=1, abstain=0, eligible=5)
     vote.demands.add(demand)
     return {
+        "categories": demand.category_id,
         "proposals": proposal.pk,
         "votes": vote.pk,
         "demands": demand.pk,

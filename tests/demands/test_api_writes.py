@@ -146,7 +146,7 @@ def test_editing_clauses_keeps_ids_and_demand_links(api_client, team_user):
     )
     assert response.status_code == 200, response.content
     clauses = response.json()["clauses"]
-    assert clauses[0] == {"id": clause.pk, "number": 1, "text": "New text."}
+    assert clauses[0] == {"id": clause.pk, "number": 1, "text": "New text.", "text_es": ""}
     assert clauses[1]["number"] == 2
     assert list(demand.clauses.all()) == [clause]
     assert clause.history.latest().history_user == team_user

@@ -123,6 +123,8 @@ VISIBLE_ES = {visibility: {f"DEMANDA-{visibility.upper()}-CANARIO"} for visibili
 # A held move of the public demand is the team's alone until published, whatever the demand's visibility.
 HELD = "HELD-CHANGE-CANARY"
 VISIBLE[Visibility.TEAM].add(HELD)
+# In the API, the Spanish versions of texts only the team reads: a held move's note, a team draft's summary.
+TEAM_ONLY_ES = {"CAMBIO-RETENIDO-CANARIO", "BORRADOR-DEL-EQUIPO-CANARIO"}
 
 
 @pytest.fixture
@@ -150,7 +152,12 @@ def world(db) -> dict:
         for item in evidence.values():
             EvidenceLinkFactory(demand=demand, evidence=item, claim="supports: it")
     StatusChange.objects.create(
-        demand=demands["public"], from_status=Status.COUNTERED, to_status=Status.PROPOSED, note=HELD, published_at=None
+        demand=demands["public"],
+        from_status=Status.COUNTERED,
+        to_status=Status.PROPOSED,
+        note=HELD,
+        note_es="CAMBIO-RETENIDO-CANARIO",
+        published_at=None,
     )
     Demand.objects.filter(pk=demands["public"].pk).update(status=Status.PROPOSED)
     # At the table: a passed proposal on every demand, a team draft and an unsigned agreement on the public one
@@ -160,7 +167,12 @@ def world(db) -> dict:
         for visibility, demand in demands.items()
     }
     draft = ProposalFactory(
-        demand=demands["public"], number=2, visibility=Visibility.TEAM, language=TEAM_ROWS[0], summary=TEAM_ROWS[0]
+        demand=demands["public"],
+        number=2,
+        visibility=Visibility.TEAM,
+        language=TEAM_ROWS[0],
+        summary=TEAM_ROWS[0],
+        summary_es="BORRADOR-DEL-EQUIPO-CANARIO",
     )
     TentativeAgreement.objects.create(demand=demands["public"], language=TEAM_ROWS[1], union_signed_by="")
     TentativeAgreement.objects.create(
@@ -275,15 +287,19 @@ def test_pages_and_feed_follow_the_audience(users, world, team_only):
 
 
 def test_api_follows_the_audience(users, world, team_only, api_client):
-    needles = set().union(*VISIBLE.values()) | team_only
+    needles = set().union(*VISIBLE.values(), *VISIBLE_ES.values()) | team_only | TEAM_ONLY_ES
     urls = api_urls(world)
     seen = {
         role: {url: fingerprint(api_client_for(api_client, user).get(url), needles) for url in urls}
         for role, user in users.items()
     }
     assert_rows_alike(seen, urls)
-    assert shown(seen["anonymous"]) == VISIBLE["public"]
-    assert shown(seen["member"]) == VISIBLE["public"] | VISIBLE["members"]
+    # The Spanish versions go to the same audiences as the English ones, and no further.
+    assert shown(seen["anonymous"]) == VISIBLE["public"] | VISIBLE_ES["public"]
+    assert (
+        shown(seen["member"]) == VISIBLE["public"] | VISIBLE["members"] | VISIBLE_ES["public"] | VISIBLE_ES["members"]
+    )
+    assert shown(seen["team"]) >= set().union(*VISIBLE_ES.values()) | TEAM_ONLY_ES
     # Every declared team-only field reaches the team through the API (the session's, once declared, too).
     # Every declared team-only field reaches the team through the API (a choice as its key, not its label).
     assert shown(seen["team"]) >= set().union(*VISIBLE.values()) | team_only - {"Tradeable"}
