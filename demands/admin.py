@@ -573,6 +573,9 @@ class EvidenceLinkAdmin(AudienceAdminMixin, ReadOnlyAdmin):
     list_display = ["demand", "evidence", "claim"]
     list_select_related = ["demand", "evidence"]
     search_fields = ["claim", "evidence__title", "demand__title"]
+    # Newest first along the primary key, as the inline: the model's order (its demand's category and title)
+    # sorted every citation for each page.
+    ordering = ["-id"]
 
 
 @admin.register(RatificationVote)

@@ -119,3 +119,12 @@ def test_every_changelist_counts_with_the_estimating_paginator():
     ]
     assert {model_admin.paginator for model_admin in ours} == {EstimatedCountPaginator}
     assert {model_admin.show_full_result_count for model_admin in ours} == {False}
+
+
+def test_citations_are_listed_newest_first_along_the_primary_key(client, admin_user):
+    demand = _demand_with(3)
+    client.force_login(admin_user)
+    response = client.get("/admin/demands/evidencelink/", {"demand__id__exact": demand.pk})
+    assert response.status_code == 200
+    listed = [link.claim for link in response.context["cl"].result_list]
+    assert listed == ["claim 002", "claim 001", "claim 000"]
