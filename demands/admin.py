@@ -319,7 +319,8 @@ class EvidenceLinkInline(RecentInlineMixin, AudienceAdminMixin, admin.TabularInl
 
     model = EvidenceLink
     extra = 0
-    autocomplete_fields = ["evidence"]
+    # Both sides searched as typed: a menu of every demand (on the evidence page) or every item would be megabytes.
+    autocomplete_fields = ["demand", "evidence"]
     can_delete = False
     ordering = ["-id"]
     list_select_related = ("demand", "evidence")
