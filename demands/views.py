@@ -70,6 +70,7 @@ EVIDENCE_PAGE_SIZE = 20
 # The cite-evidence form offers a page of the evidence not yet cited (searchable: `?cite=words`), not all of it.
 CITE_CHOICES = 50
 CITE_SEARCH_LENGTH = 200
+HELD_PAGE_SIZE = 50
 
 
 def _page(request: HttpRequest, items: Any, param: str, size: int) -> Page:
@@ -568,8 +569,9 @@ def evidence_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @team_required
 def held_list(request: HttpRequest) -> HttpResponse:
-    """`/held/`: every held status change, oldest first, with a publish button for those others recorded."""
-    return render(request, "demands/held.html", {"held": held_status_changes()})
+    """`/held/`: the held status changes, oldest first, a page at a time (`?page=2`), with a publish button for
+    those others recorded."""
+    return render(request, "demands/held.html", {"held": _page(request, held_status_changes(), "page", HELD_PAGE_SIZE)})
 
 
 @require_POST
