@@ -128,3 +128,12 @@ def test_citations_are_listed_newest_first_along_the_primary_key(client, admin_u
     assert response.status_code == 200
     listed = [link.claim for link in response.context["cl"].result_list]
     assert listed == ["claim 002", "claim 001", "claim 000"]
+
+
+def test_the_evidence_change_page_offers_no_menu_of_every_demand(client, admin_user):
+    evidence = EvidenceFactory()
+    demands = DemandFactory.create_batch(30)
+    client.force_login(admin_user)
+    page = client.get(f"/admin/demands/evidence/{evidence.pk}/change/").content.decode()
+    assert "admin-autocomplete" in page
+    assert not any(f'<option value="{demand.pk}">' in page for demand in demands)
