@@ -95,12 +95,16 @@ def demands_matching(demands: QuerySet[Demand], text: str) -> QuerySet[Demand]:
     return demands.filter(Q(title__icontains=text) | Q(summary__icontains=text) | Q(pk__in=notes.values("demand_id")))
 
 
-def demands_for_export(user: Viewer) -> QuerySet[Demand]:
+def demands_for_export(user: Viewer, *, latest_change_only: bool = False) -> QuerySet[Demand]:
     """Visible demands by category, each with its visible history, visible evidence links and clauses.
 
     The prefetches are scoped by the same audience as the demands: `visible_history`, `visible_links`.
+    `latest_change_only` (the bulletin, which shows each demand's last change): `visible_history` holds only the
+    latest visible change, picked in the database, instead of every one of them.
     """
     history = status_changes_visible_to(user).select_related("changed_by").order_by("changed_at", "id")
+    if latest_change_only:
+        history = history.reverse()[:1]
     links = evidence_links_visible_to(user).select_related("evidence__verified_by").order_by("id")
     clauses = ResolutionClause.objects.select_related("resolution").order_by("resolution_id", "number")
     # At the table, by the same audience: passed proposals (the team's drafts too, for the team), the agreement

@@ -157,7 +157,7 @@ def demands_json(request: HttpRequest) -> StreamingHttpResponse:
 @cached_public_page
 def bulletin(request: HttpRequest) -> HttpResponse:
     """`/bulletin/`: "Where we stand", printable: one page per category, dated."""
-    demands = list(demands_for_export(request.user))
+    demands = list(demands_for_export(request.user, latest_change_only=True))
     context = {"demands": demands, "progress": progress_of(status_counts_of(demands)), "today": timezone.localdate()}
     return render(request, "demands/bulletin.html", context)
 
