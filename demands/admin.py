@@ -293,7 +293,7 @@ class RecentInlineFormSet(BaseInlineFormSet):
     The change page links to the full list, filtered to the object (`recent_list_links`).
     """
 
-    recent = 20
+    recent = 10
 
     def get_queryset(self) -> models.QuerySet:
         if not hasattr(self, "_recent_rows"):
