@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.db.models import ProtectedError
@@ -88,7 +88,10 @@ class EstimatedCountPaginator(Paginator):
         rows = self.object_list
         if not isinstance(rows, models.QuerySet) or connections[rows.db].vendor != "postgresql":
             return None
-        sql, params = rows.order_by().values("pk").query.sql_with_params()
+        try:
+            sql, params = rows.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:  # a filter nothing can match (`pk__in=[]`): the exact count is 0, with no query
+            return None
         with connections[rows.db].cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]

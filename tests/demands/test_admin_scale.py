@@ -137,3 +137,9 @@ def test_the_evidence_change_page_offers_no_menu_of_every_demand(client, admin_u
     page = client.get(f"/admin/demands/evidence/{evidence.pk}/change/").content.decode()
     assert "admin-autocomplete" in page
     assert not any(f'<option value="{demand.pk}">' in page for demand in demands)
+
+
+def test_a_changelist_nothing_can_match_counts_zero():
+    paginator = SmallLimitPaginator(StatusChange.objects.filter(pk__in=[]), 10)
+    assert paginator.count == 0
+    assert paginator.num_pages == 1
