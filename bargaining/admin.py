@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from demands.admin import SiteAdminMixin
 from demands.errors import DomainError, ValidationFailed
 
 from .digests.preview import digest_preview, digest_send_test
@@ -24,8 +25,27 @@ from .tasks import digest_sending_resume_and_enqueue
 IMPORT_REPORT_ROWS_SHOWN = 500
 
 
+class LanguageFilter(admin.SimpleListFilter):
+    """The site's languages and "other" (their digests come in the default language): a fixed list, where
+    the field's own filter would read every member's language (`SELECT DISTINCT` over the roster) per page."""
+
+    title = "language"
+    parameter_name = "language"
+    OTHER = "other"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [*settings.LANGUAGES, (self.OTHER, "Other (digests in the default language)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Member]) -> QuerySet[Member]:
+        if self.value() is None:
+            return queryset
+        if self.value() == self.OTHER:
+            return queryset.exclude(language__in=[code for code, _ in settings.LANGUAGES])
+        return queryset.filter(language=self.value())
+
+
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(SiteAdminMixin, admin.ModelAdmin):
     """The roster. Personal data: the bargaining team may look members up (view permission); adding,
     changing, importing and exporting need `change_member`, which only admins hold."""
 
@@ -40,14 +60,13 @@ class MemberAdmin(admin.ModelAdmin):
         "topic_names",
         "updated_at",
     ]
-    list_filter = ["state", "frequency", "language", "topics"]
+    list_filter = ["state", "frequency", LanguageFilter, "topics"]
     search_fields = ["email", "name", "school"]
     add_fields = ["email", "name", "school", "language", "frequency", "topics"]
     fields = [*add_fields, "state", "unsubscribed_at", "created_at", "updated_at"]
     readonly_fields = ["unsubscribed_at", "created_at", "updated_at"]
     filter_horizontal = ["topics"]
     list_per_page = 100
-    show_full_result_count = False  # a count of the whole roster on each filtered page
     actions = ["export_csv", "revoke_links"]
     change_list_template = "admin/bargaining/member/change_list.html"
 
@@ -152,7 +171,7 @@ class MemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(DigestRun)
-class DigestRunAdmin(admin.ModelAdmin):
+class DigestRunAdmin(SiteAdminMixin, admin.ModelAdmin):
     """Runs with their accounting: once done, eligible = sent + failed + skipped.
 
     The counts come from one grouped query over the deliveries of the runs on the page (cached
@@ -282,13 +301,15 @@ class DigestRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(SiteAdminMixin, admin.ModelAdmin):
     list_display = ["member", "run", "state", "skip_reason", "attempts", "short_error", "sent_at", "updated_at"]
     list_filter = ["state", "skip_reason", "run__frequency", "run"]
     search_fields = ["member__email", "message_id", "last_error"]
     list_select_related = ["member", "run"]
+    # Newest first, along the primary key: the model's (run_id, id) has no index of its own and sorted every
+    # delivery for each page (bench/README.md, "Admin and pages at the large size").
+    ordering = ["-id"]
     readonly_fields = [field.name for field in Delivery._meta.fields]
-    show_full_result_count = False  # a count of every delivery on each filtered page
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -78,24 +78,27 @@ def _psql(sql: str, database: str = DATABASE) -> str:
 
 
 BUILD_SQL = """
-INSERT INTO demands_category (name, slug, description, position)
-SELECT 'Category ' || i, 'category-' || i, '', i FROM generate_series(1, 10) i;
+INSERT INTO demands_category (name, name_es, slug, description, description_es, position)
+SELECT 'Category ' || i, '', 'category-' || i, '', '', i FROM generate_series(1, 10) i;
 
 INSERT INTO demands_demand (title, slug, summary, body, status, visibility, target, version, internal_notes,
-    fallback_position, priority_tier, created_at, updated_at, category_id, owner_id, article, current_language)
+    fallback_position, priority_tier, created_at, updated_at, category_id, owner_id, article, current_language,
+    published_status, title_es, summary_es, target_es)
 SELECT 'Demand ' || i, CASE WHEN i = 1 THEN '{busy}' ELSE 'demand-' || i END,
     'Summary of demand ' || i, 'Body of demand ' || i, 'proposed',
     CASE WHEN i = 1 THEN 'public' ELSE (ARRAY['public','members','team'])[1 + i % 3] END, '', 1,
     'internal ' || i, '', 'important',
     now() - interval '400 days', now() - (i || ' minutes')::interval,
-    (SELECT min(id) FROM demands_category) + i % 10, NULL, '', ''
+    (SELECT min(id) FROM demands_category) + i % 10, NULL, '', '', 'proposed', '', '', ''
 FROM generate_series(1, 5000) i;
 
 -- 10,000 changes on the busy demand, 190,000 spread over the others (38 each).
-INSERT INTO demands_statuschange (from_status, to_status, note, internal_note, changed_at, occurred_at,
-    changed_by_id, demand_id, session_id)
-SELECT 'proposed', 'countered', 'Public note ' || i, 'Internal note ' || i,
-    now() - ((200000 - i) || ' minutes')::interval, now() - ((200000 - i) || ' minutes')::interval, NULL,
+-- Published as they were recorded (the model's default, which SQL does not apply), but for the latest 50: held.
+INSERT INTO demands_statuschange (from_status, to_status, note, note_es, internal_note, changed_at, occurred_at,
+    published_at, changed_by_id, demand_id, session_id)
+SELECT 'proposed', 'countered', 'Public note ' || i, '', 'Internal note ' || i,
+    now() - ((200000 - i) || ' minutes')::interval, now() - ((200000 - i) || ' minutes')::interval,
+    CASE WHEN i > 199950 THEN NULL ELSE now() - ((200000 - i) || ' minutes')::interval END, NULL,
     CASE WHEN i <= 10000 THEN (SELECT id FROM demands_demand WHERE slug = '{busy}')
          ELSE (SELECT min(id) FROM demands_demand) + 1 + (i % 4999) END,
     NULL
@@ -186,13 +189,14 @@ def measure_pages(repeat: int) -> list[dict]:
     from django.test import Client
 
     from bargaining.models import DigestRun, Member
-    from demands.models import Demand, StatusChange
+    from demands.models import Demand, Evidence, StatusChange
     from demands.roles import TEAM_GROUP
 
     busy = Demand.objects.get(slug=BUSY_SLUG)
     run = DigestRun.objects.order_by("-period_start").first()
     member = Member.objects.order_by("id").first()
     change = StatusChange.objects.filter(demand=busy).order_by("-id").first()
+    cited = Evidence.objects.filter(links__demand=busy).order_by("id").first()
     team, _ = User.objects.get_or_create(username="bench-team")
     team.groups.add(Group.objects.get_or_create(name=TEAM_GROUP)[0])
     admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
@@ -208,10 +212,14 @@ def measure_pages(repeat: int) -> list[dict]:
         ("anonymous", anonymous, "/evidence/?page=200"),
         ("anonymous", anonymous, "/?page=100"),
         ("anonymous", anonymous, "/feed/"),
+        ("anonymous", anonymous, "/demands/"),
+        ("anonymous", anonymous, "/bulletin/"),
         ("team", team_client, "/"),
         ("team", team_client, f"/demands/{BUSY_SLUG}/"),
         ("team", team_client, f"/demands/{BUSY_SLUG}/?cite=evidence&cite_page=20"),
         ("team", team_client, "/evidence/"),
+        ("team", team_client, "/held/"),
+        ("team", team_client, "/sessions/new/"),
         ("anonymous", anonymous, "/api/v1/demands/"),
         ("team", team_client, "/api/v1/demands/"),
         ("team", team_client, "/api/v1/evidence/"),
@@ -221,6 +229,7 @@ def measure_pages(repeat: int) -> list[dict]:
         ("admin", admin_client, "/admin/demands/statuschange/"),
         ("admin", admin_client, f"/admin/demands/statuschange/{change.pk}/change/"),
         ("admin", admin_client, "/admin/demands/evidence/"),
+        ("admin", admin_client, f"/admin/demands/evidence/{cited.pk}/change/"),
         ("admin", admin_client, "/admin/demands/evidencelink/"),
         ("admin", admin_client, "/admin/bargaining/member/"),
         ("admin", admin_client, f"/admin/bargaining/member/{member.pk}/change/"),
@@ -228,17 +237,27 @@ def measure_pages(repeat: int) -> list[dict]:
         ("admin", admin_client, f"/admin/bargaining/digestrun/{run.pk}/change/"),
         ("admin", admin_client, "/admin/bargaining/delivery/"),
     ]
-    results = []
+    results = [_floor(anonymous, repeat)]
     for who, client, url in plan:
         client.get(url)  # warm up (templates, connection)
         row = {"who": who, **_measure(client, url, repeat)}
+        row["x_floor"] = round(row["median_ms"] / results[0]["median_ms"], 1)
         print(
             f"  {who:9} {url:48} {row['status']} {row['queries']:6} queries "
-            f"{row['median_ms']:9.1f} ms {row['kb']:9.1f} KB",
+            f"{row['median_ms']:9.1f} ms {row['kb']:9.1f} KB {row['x_floor']:7.1f}x floor",
             flush=True,
         )
         results.append(row)
+    results.append(_floor(anonymous, repeat))
     return results
+
+
+def _floor(client, repeat: int) -> dict:
+    """The floor of the same run: `/healthz` (the whole middleware stack and one `SELECT 1`), with the load."""
+    client.get("/healthz")
+    row = {"who": "floor", **_measure(client, "/healthz", max(repeat, 5)), "load": os.getloadavg()[0]}
+    print(f"  floor     /healthz {row['median_ms']:.1f} ms, load average {row['load']:.2f}", flush=True)
+    return row
 
 
 def _roster(path: Path, count: int, offset: int) -> None:

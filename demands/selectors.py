@@ -2,9 +2,11 @@
 
 import datetime
 import heapq
+import itertools
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, overload
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.paginator import Page, Paginator
@@ -73,15 +75,41 @@ def held_proposals_on_their_own() -> QuerySet[Proposal]:
     )
 
 
-def held_items() -> list[StatusChange | Proposal]:
-    """Everything held, oldest first by when it was recorded: status changes and proposals that move nothing."""
+class HeldItems(Sequence):
+    """Everything held, oldest first by when it was recorded: status changes and proposals that move nothing.
 
-    def recorded(item: StatusChange | Proposal) -> tuple[datetime.datetime, int]:
+    A lazy sequence for a paginator: `count()` is two counts, and a slice reads no more rows of either kind
+    than the slice's end, so the held list costs the same at one held item as at 200,000."""
+
+    @staticmethod
+    def _recorded(item: StatusChange | Proposal) -> tuple[datetime.datetime, int]:
         return (item.changed_at if isinstance(item, StatusChange) else item.created_at, item.pk)
 
-    changes: Iterable[StatusChange | Proposal] = held_status_changes()
-    proposals: Iterable[StatusChange | Proposal] = held_proposals_on_their_own()
-    return list(heapq.merge(changes, proposals, key=recorded))
+    def count(self, value: Any = None) -> int:  # what Paginator calls (Sequence.count would iterate)
+        return held_status_changes().count() + held_proposals_on_their_own().count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @overload
+    def __getitem__(self, index: int) -> StatusChange | Proposal: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[StatusChange | Proposal]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        start, stop = index.start or 0, index.stop
+        changes: Iterable[StatusChange | Proposal] = held_status_changes()[:stop]
+        proposals: Iterable[StatusChange | Proposal] = held_proposals_on_their_own()[:stop]
+        return list(itertools.islice(heapq.merge(changes, proposals, key=self._recorded), start, stop))
+
+    def __iter__(self) -> Iterator[StatusChange | Proposal]:
+        return iter(self[:])
+
+
+def held_items() -> HeldItems:
+    """Everything held, oldest first (status changes and proposals that move nothing), read a slice at a time."""
+    return HeldItems()
 
 
 def evidence_visible_to(user: Viewer) -> QuerySet[Evidence]:
@@ -120,12 +148,16 @@ def demands_matching(demands: QuerySet[Demand], text: str) -> QuerySet[Demand]:
     return demands.filter(Q(title__icontains=text) | Q(summary__icontains=text) | Q(pk__in=notes.values("demand_id")))
 
 
-def demands_for_export(user: Viewer) -> QuerySet[Demand]:
+def demands_for_export(user: Viewer, *, latest_change_only: bool = False) -> QuerySet[Demand]:
     """Visible demands by category, each with its visible history, visible evidence links and clauses.
 
     The prefetches are scoped by the same audience as the demands: `visible_history`, `visible_links`.
+    `latest_change_only` (the bulletin, which shows each demand's last change): `visible_history` holds only the
+    latest visible change, picked in the database, instead of every one of them.
     """
     history = status_changes_visible_to(user).select_related("changed_by").order_by("changed_at", "id")
+    if latest_change_only:
+        history = history.reverse()[:1]
     links = evidence_links_visible_to(user).select_related("evidence__verified_by").order_by("id")
     clauses = ResolutionClause.objects.select_related("resolution").order_by("resolution_id", "number")
     # At the table, by the same audience: passed proposals (the team's drafts too, for the team), the agreement

@@ -74,6 +74,14 @@ def _writing() -> Iterator[None]:
         yield
 
 
+def rows_delete(*, rows: models.Model | models.QuerySet) -> None:
+    """Delete one row or a queryset's rows (the admin's delete page and bulk delete action): like every write
+    here, in `_writing`, so the cached public pages that showed them are replaced once it commits. A delete that
+    `on_delete=PROTECT` refuses raises `ProtectedError` and changes nothing."""
+    with _writing():
+        rows.delete()
+
+
 def _full_clean(instance: Any, **kwargs: Any) -> None:
     try:
         instance.full_clean(**kwargs)

@@ -73,6 +73,7 @@ EVIDENCE_PAGE_SIZE = 20
 # The cite-evidence form offers a page of the evidence not yet cited (searchable: `?cite=words`), not all of it.
 CITE_CHOICES = 50
 CITE_SEARCH_LENGTH = 200
+HELD_PAGE_SIZE = 50
 
 
 def _page(request: HttpRequest, items: Any, param: str, size: int) -> Page:
@@ -159,7 +160,7 @@ def demands_json(request: HttpRequest) -> StreamingHttpResponse:
 @cached_public_page
 def bulletin(request: HttpRequest) -> HttpResponse:
     """`/bulletin/`: "Where we stand", printable: one page per category, dated."""
-    demands = list(demands_for_export(request.user))
+    demands = list(demands_for_export(request.user, latest_change_only=True))
     context = {"demands": demands, "progress": progress_of(status_counts_of(demands)), "today": timezone.localdate()}
     return render(request, "demands/bulletin.html", context)
 
@@ -571,10 +572,11 @@ def evidence_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @team_required
 def held_list(request: HttpRequest) -> HttpResponse:
-    """`/held/`: everything held (status changes, and proposals that move nothing), oldest first, with a
-    publish button for what others recorded."""
-    held = [(isinstance(item, Proposal), item) for item in held_items()]
-    return render(request, "demands/held.html", {"held": held})
+    """`/held/`: everything held (status changes, and proposals that move nothing), oldest first, a page at a time
+    (`?page=2`), with a publish button for what others recorded."""
+    page = _page(request, held_items(), "page", HELD_PAGE_SIZE)
+    page.object_list = [(isinstance(item, Proposal), item) for item in page.object_list]
+    return render(request, "demands/held.html", {"held": page})
 
 
 @require_POST

@@ -88,3 +88,33 @@ def test_a_run_still_sending_is_never_cached():
 def test_large_lists_show_no_full_count():
     assert MemberAdmin.show_full_result_count is False
     assert DeliveryAdmin.show_full_result_count is False
+
+
+def test_member_language_filter_offers_the_site_languages_without_reading_the_roster(client, admin_user):
+    MemberFactory(email="ana@example.org", language="es")
+    MemberFactory(email="bo@example.org", language="en")
+    MemberFactory(email="chen@example.org", language="zh-hant")
+    client.force_login(admin_user)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/admin/bargaining/member/").status_code == 200
+    assert not any("DISTINCT" in query["sql"] for query in queries.captured_queries)
+
+    def shown(value: str) -> list[str]:
+        response = client.get("/admin/bargaining/member/", {"language": value})
+        assert response.status_code == 200
+        return sorted(member.email for member in response.context["cl"].result_list)
+
+    assert shown("es") == ["ana@example.org"]
+    assert shown("en") == ["bo@example.org"]
+    assert shown("other") == ["chen@example.org"]
+    assert shown("xx") == []  # a code nobody has: an empty list, not an error
+
+
+def test_deliveries_are_listed_newest_first_along_the_primary_key(client, admin_user):
+    run = _run(members=3, weeks_ago=1)
+    client.force_login(admin_user)
+    response = client.get("/admin/bargaining/delivery/")
+    assert response.status_code == 200
+    listed = [delivery.pk for delivery in response.context["cl"].result_list]
+    assert listed == sorted(Delivery.objects.filter(run=run).values_list("pk", flat=True), reverse=True)
+    assert DeliveryAdmin.ordering == ["-id"]

@@ -226,3 +226,18 @@ def test_queries_do_not_grow_with_the_demands(client, demands, url):
         StatusChangeFactory(demand=demand, note="Proposed.")
         EvidenceLinkFactory(demand=demand, evidence=EvidenceFactory(title=f"Report {index}"), claim="supports: it")
     assert queries_for(client, url) == few
+
+
+def test_bulletin_shows_each_demands_latest_visible_change_loading_no_other(client, team_user):
+    from demands.selectors import demands_for_export
+
+    demand = DemandFactory(title="Nurses in every school")
+    for note in ("Oldest move.", "Latest public move."):  # recorded in this order (changed_at)
+        StatusChangeFactory(demand=demand, note=note)
+    StatusChangeFactory(demand=demand, note="Held move.", published_at=None)  # the team's, not the public's
+    body = client.get("/bulletin/").content.decode()
+    assert "Latest public move." in body and "Oldest move." not in body and "Held move." not in body
+    client.force_login(team_user)
+    assert "Held move." in client.get("/bulletin/").content.decode()
+    [listed] = demands_for_export(team_user, latest_change_only=True)
+    assert [change.note for change in listed.visible_history] == ["Held move."]

@@ -138,7 +138,7 @@ def test_a_proposal_that_makes_a_held_move_is_held_with_it_and_published_with_it
     change_publish(change_id=StatusChange.objects.get(proposal=second).pk, by=approver)
     second.refresh_from_db()
     assert second.published_by == approver and second.published_at is not None
-    assert held_items() == []
+    assert list(held_items()) == []
 
 
 def test_the_recorder_cannot_publish_their_own_proposal_and_twice_is_harmless(demand, team_user, approver):

@@ -297,3 +297,26 @@ def test_an_unticked_box_publishes_at_once_and_the_sign_and_vote_forms_hold(dema
     vote = {"held_on": today, "yes": 9, "no": 1, "abstain": 0, "eligible": 12, "demands": [demand.pk], "hold": "on"}
     assert team.post("/votes/new/", vote).status_code == 302
     assert StatusChange.objects.get(demand=demand, to_status=Status.RATIFIED).published_at is None
+
+
+def test_held_page_shows_fifty_a_page_oldest_first_with_the_same_queries(team_user, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from demands.views import HELD_PAGE_SIZE
+    from tests.factories import StatusChangeFactory
+
+    team = Client()
+    team.force_login(team_user)
+    first = StatusChangeFactory(demand=DemandFactory(), published_at=None)
+    with CaptureQueriesContext(connection) as one:
+        assert f'id="held-{first.pk}"' in team.get("/held/").content.decode()
+    rest = [StatusChangeFactory(demand=DemandFactory(), published_at=None) for _ in range(HELD_PAGE_SIZE)]
+    with CaptureQueriesContext(connection) as many:
+        page = team.get("/held/").content.decode()
+    assert len(many) == len(one)
+    assert f'id="held-{rest[-2].pk}"' in page and f'id="held-{rest[-1].pk}"' not in page  # 50th in, 51st next
+    assert "?page=2" in page
+    second = team.get("/held/", {"page": 2}).content.decode()
+    assert f'id="held-{rest[-1].pk}"' in second and f'id="held-{first.pk}"' not in second
+    assert team.get("/held/", {"page": "nonsense"}).status_code == 200
