@@ -78,24 +78,26 @@ def _psql(sql: str, database: str = DATABASE) -> str:
 
 
 BUILD_SQL = """
-INSERT INTO demands_category (name, slug, description, position)
-SELECT 'Category ' || i, 'category-' || i, '', i FROM generate_series(1, 10) i;
+INSERT INTO demands_category (name, slug, description, position, name_es, description_es)
+SELECT 'Category ' || i, 'category-' || i, '', i, '', '' FROM generate_series(1, 10) i;
 
 INSERT INTO demands_demand (title, slug, summary, body, status, visibility, target, version, internal_notes,
-    fallback_position, priority_tier, created_at, updated_at, category_id, owner_id, article, current_language)
+    fallback_position, priority_tier, created_at, updated_at, category_id, owner_id, article, current_language,
+    published_status, title_es, summary_es, target_es)
 SELECT 'Demand ' || i, CASE WHEN i = 1 THEN '{busy}' ELSE 'demand-' || i END,
     'Summary of demand ' || i, 'Body of demand ' || i, 'proposed',
     CASE WHEN i = 1 THEN 'public' ELSE (ARRAY['public','members','team'])[1 + i % 3] END, '', 1,
     'internal ' || i, '', 'important',
     now() - interval '400 days', now() - (i || ' minutes')::interval,
-    (SELECT min(id) FROM demands_category) + i % 10, NULL, '', ''
+    (SELECT min(id) FROM demands_category) + i % 10, NULL, '', '', 'proposed', '', '', ''
 FROM generate_series(1, 5000) i;
 
 -- 10,000 changes on the busy demand, 190,000 spread over the others (38 each).
-INSERT INTO demands_statuschange (from_status, to_status, note, internal_note, changed_at, occurred_at,
-    changed_by_id, demand_id, session_id)
-SELECT 'proposed', 'countered', 'Public note ' || i, 'Internal note ' || i,
-    now() - ((200000 - i) || ' minutes')::interval, now() - ((200000 - i) || ' minutes')::interval, NULL,
+INSERT INTO demands_statuschange (from_status, to_status, note, note_es, internal_note, changed_at, occurred_at,
+    published_at, changed_by_id, demand_id, session_id)
+SELECT 'proposed', 'countered', 'Public note ' || i, '', 'Internal note ' || i,
+    now() - ((200000 - i) || ' minutes')::interval, now() - ((200000 - i) || ' minutes')::interval,
+    now() - ((200000 - i) || ' minutes')::interval, NULL,
     CASE WHEN i <= 10000 THEN (SELECT id FROM demands_demand WHERE slug = '{busy}')
          ELSE (SELECT min(id) FROM demands_demand) + 1 + (i % 4999) END,
     NULL
