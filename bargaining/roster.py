@@ -12,13 +12,12 @@ import functools
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.core.validators import EMPTY_VALUES, EmailValidator
+from django.core.validators import EMPTY_VALUES, EmailValidator, MaxLengthValidator
 from django.db import IntegrityError, connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, QuerySet
@@ -27,9 +26,9 @@ from django.utils import timezone
 
 from demands.errors import ValidationFailed
 from demands.models import Category
-from demands.spreadsheets import csv_cell, csv_cell_read
+from demands.spreadsheets import ESCAPE, csv_cell, csv_cell_read
 
-from .models import NUL_CHARACTERS, Member
+from .models import NUL_CHARACTERS, Member, language_key
 
 CSV_COLUMNS = ("email", "name", "school", "language", "frequency", "topics")
 TOPIC_SEPARATOR = ";"
@@ -41,8 +40,10 @@ NumberedRow = tuple[int, RowCells]
 IMPORT_BATCH_SIZE = 2000
 # Read once: the enum's `values` builds a new list on every access, which showed at 100,000 rows.
 _FREQUENCIES = frozenset(Member.Frequency.values)
-VALIDATED_COLUMNS = ("email", "name", "school", "language")
-# Results of a column's validators remembered per value: a roster repeats its schools and languages.
+# The field's choices (the site's languages), in their order for the message that lists them.
+_LANGUAGES = tuple(code for code, _ in cast(Field, Member._meta.get_field("language")).choices or ())
+VALIDATED_COLUMNS = ("email", "name", "school")
+# Results of a column's validators remembered per value: a roster repeats its schools.
 VALIDATION_MEMO = 4096
 
 
@@ -67,6 +68,42 @@ _VALIDATORS = {
     for column in VALIDATED_COLUMNS
 }
 
+# A plain address: an ASCII dot-atom local part (EmailValidator's, without its case-folding of non-ASCII letters)
+# at ASCII labels of 1 to 63 characters, no dash at either end, under an alphabetic top-level label. Every such
+# address passes EmailValidator; anything else (quoted local parts, IDN, literals, a trailing dot...) is not
+# decided here but by the validator itself.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
+_EMAIL_MAX_LENGTH = 320  # EmailValidator's own limit (RFC 3696)
+
+
+def _never(value: str) -> bool:
+    return False
+
+
+def _shortcut(validators: Iterable[Callable[[Any], None]]) -> Callable[[str], bool]:
+    """A check that says True only of a value every one of `validators` accepts, in a step or two instead of a
+    call into each: a length limit is a comparison, Django's default email rules `_PLAIN_EMAIL`. It never
+    refuses: a value it does not vouch for goes to the validators, which decide and word the report. A
+    validator it does not know (or a customised one) gets no shortcut, so every value goes to the validators."""
+    limit: float = float("inf")
+    email = False
+    for validator in validators:
+        if type(validator) is MaxLengthValidator and isinstance(validator.limit_value, int):
+            limit = min(limit, validator.limit_value)
+        elif type(validator) is EmailValidator and validator == EmailValidator():
+            email, limit = True, min(limit, _EMAIL_MAX_LENGTH)
+        else:
+            return _never
+    if email:
+        plain = _PLAIN_EMAIL.fullmatch
+        return lambda value: len(value) <= limit and plain(value) is not None
+    return lambda value: len(value) <= limit
+
+
+_SHORTCUTS = {column: _shortcut(validators) for column, validators in _VALIDATORS.items()}
+
 
 @functools.lru_cache(maxsize=VALIDATION_MEMO)
 def _problems(column: str, value: str) -> tuple[str, ...]:
@@ -88,6 +125,11 @@ def _problems(column: str, value: str) -> tuple[str, ...]:
     return tuple(problems)
 
 
+def _faults_of(column: str, value: str) -> tuple[str, ...]:
+    """`_problems`, at once for a value the column's shortcut vouches for (most rows of most rosters)."""
+    return () if _SHORTCUTS[column](value) else _problems(column, value)
+
+
 def members_csv_rows(*, lines: Iterable[str]) -> Iterator[NumberedRow]:
     """The rows of a roster CSV, one at a time (constant memory); refuses a header that is not the roster's.
 
@@ -103,9 +145,11 @@ def members_csv_rows(*, lines: Iterable[str]) -> Iterator[NumberedRow]:
             raise ValidationFailed({"file": ["The file is empty."]})
         _check_header(header)
         for number, cells in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue
-            cells = [csv_cell_read(cell) for cell in cells]
+            joined = "".join(cells)
+            if not joined.strip():
+                continue  # a blank line, or one of empty cells
+            if ESCAPE in joined:
+                cells = [csv_cell_read(cell) for cell in cells]
             row: dict[str | None, str | list[str] | None] = dict(zip(header, cells, strict=False))
             if len(cells) > len(header):
                 row[None] = cells[len(header) :]
@@ -226,57 +270,56 @@ def _parse(number: int, raw: RowCells, topic_keys: dict[str, int], seen: dict[st
         count = len(CSV_COLUMNS) + len(extra) - sum(1 for value in raw.values() if value is None)
         fault = Fault("row", "", f"has {count} cells; the header has {len(CSV_COLUMNS)}")
         return RejectedRow(number, (fault,))
-    cells = {column: str(raw[column]).strip() for column in CSV_COLUMNS}
-    nul_faults = [
-        Fault(column, value.replace("\x00", "\N{SYMBOL FOR NULL}"), NUL_CHARACTERS)
-        for column, value in cells.items()
-        if "\x00" in value
-    ]
-    if nul_faults:
+    cells = [str(raw[column]).strip() for column in CSV_COLUMNS]
+    if "\x00" in "".join(cells):
+        nul_faults = [
+            Fault(column, value.replace("\x00", "\N{SYMBOL FOR NULL}"), NUL_CHARACTERS)
+            for column, value in zip(CSV_COLUMNS, cells, strict=True)
+            if "\x00" in value
+        ]
         return RejectedRow(number, tuple(nul_faults))
+    email, name, school, language, frequency, topics = cells
     faults: list[Fault] = []
 
-    email = cells["email"]
     if not email:
         faults.append(Fault("email", "", "missing"))
+    elif _faults_of("email", email):
+        faults.append(Fault("email", email, "not a valid email address"))
     else:
-        if _problems("email", email):
-            faults.append(Fault("email", email, "not a valid email address"))
-        else:
-            first = seen.setdefault(email.lower(), number)
-            if first != number:
-                faults.append(Fault("email", email, f"duplicate in the file (first on row {first})"))
+        first = seen.setdefault(email.lower(), number)
+        if first != number:
+            faults.append(Fault("email", email, f"duplicate in the file (first on row {first})"))
 
     values: dict[str, str] = {}
-    for column in ("name", "school"):
-        problems = _problems(column, cells[column])
+    for column, cell in (("name", name), ("school", school)):
+        problems = _faults_of(column, cell)
         if problems:
-            faults.append(Fault(column, cells[column], " ".join(problems)))
-        elif cells[column]:
-            values[column] = cells[column]
+            faults.append(Fault(column, cell, " ".join(problems)))
+        elif cell:
+            values[column] = cell
 
-    language = cells["language"].lower().replace("_", "-")
     if language:
-        if _problems("language", language):
-            faults.append(Fault("language", cells["language"], "not a language code such as en or es"))
+        code = language if language in _LANGUAGES else language_key(language)
+        if code in _LANGUAGES:
+            values["language"] = code
         else:
-            values["language"] = language
+            faults.append(Fault("language", language, f"unknown language (use {', '.join(_LANGUAGES)})"))
 
-    frequency = cells["frequency"].lower()
-    if frequency and frequency not in _FREQUENCIES:
-        choices = ", ".join(Member.Frequency.values)
-        faults.append(Fault("frequency", cells["frequency"], f"unknown frequency (use {choices})"))
-    elif frequency:
-        values["frequency"] = frequency
+    if frequency:
+        if frequency.lower() in _FREQUENCIES:
+            values["frequency"] = frequency.lower()
+        else:
+            choices = ", ".join(Member.Frequency.values)
+            faults.append(Fault("frequency", frequency, f"unknown frequency (use {choices})"))
 
     topic_ids = None
-    names = [name.strip() for name in cells["topics"].split(TOPIC_SEPARATOR) if name.strip()]
-    if names:
-        unknown = [name for name in names if name.lower() not in topic_keys]
+    topic_names = [topic.strip() for topic in topics.split(TOPIC_SEPARATOR) if topic.strip()] if topics else []
+    if topic_names:
+        unknown = [topic for topic in topic_names if topic.lower() not in topic_keys]
         if unknown:
             faults.append(Fault("topics", "; ".join(unknown), "unknown topic (use category slugs or names)"))
         else:
-            topic_ids = frozenset(topic_keys[name.lower()] for name in names)
+            topic_ids = frozenset(topic_keys[topic.lower()] for topic in topic_names)
 
     if faults:
         return RejectedRow(number, tuple(faults))
@@ -450,13 +493,15 @@ def members_import(*, rows: Iterable[NumberedRow], dry_run: bool = False) -> Imp
     member's state: someone who unsubscribed stays unsubscribed. `rows` may be a stream (see
     `members_csv_rows`): it is read batch by batch, so memory does not grow with the file. Each
     batch takes a fixed number of queries; on PostgreSQL it is copied into a staging table and
-    merged there in a few statements. `dry_run` reports the same counts and changes nothing.
+    merged there in a few statements. The whole import is one transaction: an error raised while
+    reading the stream (a file that turns out not to be UTF-8 or CSV halfway) leaves the roster as
+    it was. `dry_run` reports the same counts and changes nothing.
     """
     report = ImportReport(dry_run=dry_run)
     topic_keys = _topic_keys()
     write = _write_postgresql if connection.vendor == "postgresql" else _write_orm
     seen: dict[str, int] = {}
-    with transaction.atomic() if dry_run else nullcontext():
+    with transaction.atomic():
         for batch in _batches(rows, IMPORT_BATCH_SIZE):
             valid: list[_Row] = []
             for number, raw in batch:
