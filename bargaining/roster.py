@@ -11,11 +11,13 @@ import datetime
 import functools
 import io
 import operator
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EMPTY_VALUES, EmailValidator, MaxLengthValidator
@@ -37,6 +39,7 @@ TOPIC_SEPARATOR = ";"
 
 # A data row: its row number as a spreadsheet shows it (the header is row 1), and its cells by
 # column. A row with too many cells carries the extras under the key None; too few, None values.
+_T = TypeVar("_T")
 RowCells = Mapping[str | None, str | list[str] | None]
 NumberedRow = tuple[int, RowCells]
 IMPORT_BATCH_SIZE = 2000
@@ -334,6 +337,67 @@ def _batches(rows: Iterable[NumberedRow], size: int) -> Iterator[list[NumberedRo
         yield batch
 
 
+def _valid_batches(
+    rows: Iterable[NumberedRow], topic_keys: dict[str, int], report: ImportReport
+) -> Iterator[list[_Row]]:
+    """The valid rows, batch by batch; each rejected row is added to `report`. No query."""
+    seen: dict[str, int] = {}
+    for batch in _batches(rows, IMPORT_BATCH_SIZE):
+        valid: list[_Row] = []
+        for number, raw in batch:
+            parsed = _parse(number, raw, topic_keys, seen)
+            if isinstance(parsed, RejectedRow):
+                report.rejected.append(parsed)
+            else:
+                valid.append(parsed)
+        if valid:
+            yield valid
+
+
+_END = object()
+
+
+def _one_ahead(items: Iterator[_T]) -> Iterator[_T]:
+    """The same items, the next one made in a thread while the caller works on this one.
+
+    Reading and validating a batch is Python; merging one is PostgreSQL, which the caller waits for with the
+    GIL released: one ahead, they run side by side on two cores, and memory holds two batches at most. An
+    exception raised making an item is raised here, in its place.
+    """
+    handoff: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    wanted = threading.Semaphore(0)  # one permit per item the maker may make
+    stopped = threading.Event()
+
+    def permitted() -> bool:
+        while not stopped.is_set():
+            if wanted.acquire(timeout=0.1):
+                return True
+        return False
+
+    def make() -> None:
+        try:
+            while permitted():
+                item = next(items, _END)
+                handoff.put(item)
+                if item is _END:
+                    return
+        except BaseException as exc:  # raised again in the caller's thread
+            handoff.put(exc)
+
+    maker = threading.Thread(target=make, name="roster-reader", daemon=True)
+    maker.start()
+    wanted.release()
+    try:
+        while (item := handoff.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            wanted.release()  # the next one, made while the caller works on this one
+            yield item
+    finally:
+        stopped.set()
+        maker.join()
+
+
 def _existing_members(emails: list[str]) -> dict[str, Member]:
     keys = [email.lower() for email in emails]
     members = Member.objects.alias(email_lower=Lower("email")).filter(email_lower__in=keys)
@@ -509,18 +573,10 @@ def members_import(*, rows: Iterable[NumberedRow], dry_run: bool = False) -> Imp
     report = ImportReport(dry_run=dry_run)
     topic_keys = _topic_keys()
     write = _write_postgresql if connection.vendor == "postgresql" else _write_orm
-    seen: dict[str, int] = {}
     with transaction.atomic():
-        for batch in _batches(rows, IMPORT_BATCH_SIZE):
-            valid: list[_Row] = []
-            for number, raw in batch:
-                parsed = _parse(number, raw, topic_keys, seen)
-                if isinstance(parsed, RejectedRow):
-                    report.rejected.append(parsed)
-                else:
-                    valid.append(parsed)
-            if not valid:
-                continue
+        # The next batch is read and validated in a thread while this one is written (no query there: the
+        # topics were looked up above, in this thread and transaction).
+        for valid in _one_ahead(_valid_batches(rows, topic_keys, report)):
             try:
                 created, updated, unchanged = write(valid)
             except IntegrityError:
