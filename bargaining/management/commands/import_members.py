@@ -39,8 +39,9 @@ def _rows_at_most(file: Path) -> int:
 class Command(BaseCommand):
     help = (
         f"Create or update members from a UTF-8 CSV file with the columns {','.join(CSV_COLUMNS)} "
-        "(topics: category slugs or names separated by ';'). Emails match case-insensitively; blank cells "
-        "keep what a member has; a member's subscription state is never changed. Safe to rerun."
+        "(topics: category slugs or names separated by ';'; language: en or es). Emails match "
+        "case-insensitively; blank cells keep what a member has; a member's subscription state is never "
+        "changed. Safe to rerun."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
