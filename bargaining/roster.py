@@ -14,7 +14,8 @@ import operator
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar, cast
@@ -357,7 +358,7 @@ def _valid_batches(
 _END = object()
 
 
-def _one_ahead(items: Iterator[_T]) -> Iterator[_T]:
+def _one_ahead(items: Iterator[_T]) -> Generator[_T, None, None]:
     """The same items, the next one made in a thread while the caller works on this one.
 
     Reading and validating a batch is Python; merging one is PostgreSQL, which the caller waits for with the
@@ -576,15 +577,17 @@ def members_import(*, rows: Iterable[NumberedRow], dry_run: bool = False) -> Imp
     with transaction.atomic():
         # The next batch is read and validated in a thread while this one is written (no query there: the
         # topics were looked up above, in this thread and transaction).
-        for valid in _one_ahead(_valid_batches(rows, topic_keys, report)):
-            try:
-                created, updated, unchanged = write(valid)
-            except IntegrityError:
-                # Someone added one of these addresses since the lookup: look again, once.
-                created, updated, unchanged = write(valid)
-            report.created += created
-            report.updated += updated
-            report.unchanged += unchanged
+        # Closed on the way out, error or not, which stops the reading thread at once.
+        with closing(_one_ahead(_valid_batches(rows, topic_keys, report))) as batches:
+            for valid in batches:
+                try:
+                    created, updated, unchanged = write(valid)
+                except IntegrityError:
+                    # Someone added one of these addresses since the lookup: look again, once.
+                    created, updated, unchanged = write(valid)
+                report.created += created
+                report.updated += updated
+                report.unchanged += unchanged
         if dry_run:
             transaction.set_rollback(True)
     return report

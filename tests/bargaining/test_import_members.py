@@ -202,6 +202,30 @@ def test_dry_run_reports_counts_and_changes_nothing():
     assert list(Member.objects.values_list("email", "name")) == [("old@example.org", "Old")]
 
 
+def test_an_error_while_writing_stops_the_reading_thread_and_writes_nothing(monkeypatch):
+    monkeypatch.setattr(roster, "IMPORT_BATCH_SIZE", 10)
+    real_write = roster._write_postgresql
+    batches = []
+
+    def write_then_fail(rows):
+        batches.append(real_write(rows))
+        if len(batches) == 2:
+            raise RuntimeError("the database went away")
+        return batches[-1]
+
+    monkeypatch.setattr(roster, "_write_postgresql", write_then_fail)
+    text = HEADER + "".join(f"m{i}@example.org,,,,,\n" for i in range(100))
+
+    with pytest.raises(RuntimeError, match="went away") as caught:
+        run_import(text)
+
+    assert len(batches) == 2
+    # Stopped at once, not when the traceback (still held here, with the import's frame) is collected.
+    assert caught.value.__traceback__ is not None
+    assert not [thread for thread in threading.enumerate() if thread.name == "roster-reader"]
+    assert not Member.objects.exists()
+
+
 def _add_from_another_connection(email: str) -> None:
     def add() -> None:
         try:
