@@ -15,7 +15,7 @@ from django.utils import timezone
 from demands.errors import ValidationFailed
 from demands.models import Category
 
-from .models import NUL_CHARACTERS, Delivery, DigestSending, Member
+from .models import NUL_CHARACTERS, Delivery, DigestSending, Member, language_key
 
 EDITABLE_FIELDS = frozenset({"email", "name", "school", "language", "frequency", "state", "topics"})
 DUPLICATE_EMAIL = "A member with this email address already exists (case does not matter)."
@@ -25,7 +25,7 @@ def _normalize(member: Member) -> None:
     member.email = member.email.strip()
     member.name = member.name.strip()
     member.school = member.school.strip()
-    member.language = member.language.strip().lower().replace("_", "-")
+    member.language = language_key(member.language)
 
 
 def _email_taken(email: str, *, exclude_id: int | None = None) -> bool:

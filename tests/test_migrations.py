@@ -222,3 +222,20 @@ def test_everything_recorded_before_publishing_was_published_when_recorded(migra
     new_state = migrator.apply_tested_migration(("demands", "0008_publishing"))
     assert new_state.apps.get_model("demands", "StatusChange").objects.get(pk=change.pk).published_at == recorded
     assert new_state.apps.get_model("demands", "Demand").objects.get(pk=demand.pk).published_status == "countered"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_members_languages_become_en_or_es_and_going_back_keeps_them(migrator, fresh_content_types):
+    old_state = migrator.apply_initial_migration(("bargaining", "0015_digest_sending_pause"))
+    Member = old_state.apps.get_model("bargaining", "Member")
+    codes = {"en": "en", "es": "es", "es-mx": "es", "es-419": "es", "fr": "en", "zh-hant": "en", "en-gb": "en"}
+    for number, code in enumerate(codes):
+        Member.objects.create(email=f"m{number}@example.org", language=code)
+
+    new_state = migrator.apply_tested_migration(("bargaining", "0016_member_language_en_or_es"))
+    Member = new_state.apps.get_model("bargaining", "Member")
+    languages = dict(Member.objects.values_list("email", "language"))
+    assert languages == {f"m{number}@example.org": stored for number, stored in enumerate(codes.values())}
+
+    back = migrator.apply_tested_migration(("bargaining", "0015_digest_sending_pause"))
+    assert dict(back.apps.get_model("bargaining", "Member").objects.values_list("email", "language")) == languages

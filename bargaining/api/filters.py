@@ -38,7 +38,7 @@ def by_topic(queryset: QuerySet, name: str, value: str) -> QuerySet:
 class MemberFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=Member.State.choices)
     frequency = django_filters.ChoiceFilter(choices=Member.Frequency.choices)
-    language = django_filters.CharFilter(max_length=16)
+    language = django_filters.ChoiceFilter(choices=Member._meta.get_field("language").choices)
     school = django_filters.CharFilter(lookup_expr="icontains", max_length=200)
     topic = django_filters.CharFilter(method=by_topic, max_length=100, help_text="A category slug or id.")
 

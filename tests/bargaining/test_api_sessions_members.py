@@ -170,6 +170,16 @@ def test_members_filter_by_state_frequency_language_and_school(api_client, team_
     assert ids(api_client(team_user).get(MEMBERS, params)) == [wanted.pk]
 
 
+def test_members_filter_by_a_language_the_site_does_not_have_gets_400_naming_it(api_client, team_user):
+    MemberFactory(language="es")
+    client = api_client(team_user)
+    assert len(ids(client.get(MEMBERS, {"language": "es"}))) == 1
+    for code in ("fr", "es-mx"):
+        response = client.get(MEMBERS, {"language": code})
+        assert response.status_code == 400, response.content
+        assert list(response.json()["errors"]) == ["language"]
+
+
 def test_members_filter_by_topic_slug_or_id(api_client, admin_user):
     trauma = CategoryFactory(slug="trauma-supports")
     reader = MemberFactory()

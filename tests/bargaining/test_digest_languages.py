@@ -16,7 +16,7 @@ from django.utils import timezone
 from bargaining.digests.content import DigestSource
 from bargaining.digests.periods import digest_period
 from bargaining.digests.rendering import digest_render
-from bargaining.models import Delivery, Member
+from bargaining.models import Delivery
 from bargaining.tasks import digest_plan_and_enqueue
 from demands.models import Evidence, Status, StatusChange, Visibility
 from tests.bargaining.test_digest_integration import (  # noqa: F401  (fixtures)
@@ -157,11 +157,6 @@ def test_a_subject_naming_a_title_with_no_spanish_version_marks_it_as_english(se
     source = DigestSource(since=at - datetime.timedelta(days=7), until=at + datetime.timedelta(days=1))
     spanish = digest_render(source.content_for(**window(at), topics=frozenset(), language="es"))
     assert "Enfermeras en cada escuela" in spanish.subject and "(en inglés)" not in spanish.subject
-
-
-@pytest.mark.parametrize(("language", "digest"), [("es", "es"), ("es-mx", "es"), ("en", "en"), ("zh-hant", "en")])
-def test_a_member_gets_the_site_language_nearest_theirs(language, digest):
-    assert Member(language=language).digest_language == digest
 
 
 @pytest.mark.django_db

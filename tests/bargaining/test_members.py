@@ -56,6 +56,32 @@ def test_create_reports_every_bad_field():
     assert set(caught.value.errors) == {"email", "frequency", "language"}
 
 
+@pytest.mark.parametrize(
+    ("given", "stored"), [("en", "en"), ("es", "es"), (" ES ", "es"), ("es-MX", "es"), ("es_us", "es"), ("EN-gb", "en")]
+)
+def test_create_stores_a_language_as_one_of_the_sites(given, stored):
+    member = member_create(email="ana@example.org", language=given)
+    assert member.language == stored
+    assert member.digest_language == stored
+
+
+@pytest.mark.parametrize("given", ["fr", "zh-hant", "english", "e", "", "es-", "x-es"])
+def test_create_refuses_a_language_the_site_does_not_have(given):
+    with pytest.raises(ValidationFailed) as caught:
+        member_create(email="ana@example.org", language=given)
+    assert list(caught.value.errors) == ["language"]
+    assert not Member.objects.exists()
+
+
+def test_update_refuses_a_language_the_site_does_not_have():
+    member = MemberFactory(language="es")
+    with pytest.raises(ValidationFailed) as caught:
+        member_update(member_id=member.pk, language="pt-br")
+    assert list(caught.value.errors) == ["language"]
+    member.refresh_from_db()
+    assert member.language == "es"
+
+
 def test_create_refuses_null_characters_postgresql_cannot_store():
     with pytest.raises(ValidationFailed) as caught:
         member_create(email="ana@example.org", name="An\x00a")
@@ -227,6 +253,21 @@ def test_add_and_change_pages_save_through_the_services(client, admin_user):
     member.refresh_from_db()
     assert member.state == "unsubscribed"
     assert member.unsubscribed_at is not None
+
+
+def test_add_page_offers_only_the_sites_languages_and_refuses_another(client, admin_user):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:bargaining_member_add"))
+    assert [value for value, _ in page.context["adminform"].form.fields["language"].choices] == ["en", "es"]
+
+    response = client.post(
+        reverse("admin:bargaining_member_add"),
+        {"email": "new@example.org", "name": "", "school": "", "language": "fr", "frequency": "weekly"},
+    )
+
+    assert response.status_code == 200
+    assert "language" in response.context["adminform"].form.errors
+    assert not Member.objects.exists()
 
 
 def test_add_page_refuses_a_duplicate_email_with_a_readable_message(client, admin_user):

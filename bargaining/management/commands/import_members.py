@@ -25,11 +25,23 @@ def _first_invalid_byte(file: Path) -> int:
             offset += len(chunk)
 
 
+def _rows_at_most(file: Path) -> int:
+    """The data rows the file can hold, for the progress bar: its lines after the header, counted in bytes
+    (a cell may hold a line break, and a blank line is no row, so the rows may be fewer)."""
+    lines, last = 0, b"\n"
+    with file.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return max(lines + (last != b"\n") - 1, 0)
+
+
 class Command(BaseCommand):
     help = (
         f"Create or update members from a UTF-8 CSV file with the columns {','.join(CSV_COLUMNS)} "
-        "(topics: category slugs or names separated by ';'). Emails match case-insensitively; blank cells "
-        "keep what a member has; a member's subscription state is never changed. Safe to rerun."
+        "(topics: category slugs or names separated by ';'; language: en or es). Emails match "
+        "case-insensitively; blank cells keep what a member has; a member's subscription state is never "
+        "changed. Safe to rerun."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,12 +49,10 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="check the file and report, changing nothing")
 
     def handle(self, *args, file: Path, dry_run: bool, **options) -> None:
-        # Two streaming passes, so memory stays flat whatever the file's length: the first refuses a
-        # file that is not UTF-8, not CSV or has the wrong header before any row is written, and
-        # counts the rows for the progress bar; the second imports.
+        # One streaming pass, so memory stays flat whatever the file's length; the import is one transaction,
+        # so a file found not to be UTF-8 or CSV on its last line is refused with nothing written.
         try:
-            with file.open(encoding="utf-8-sig", newline="") as handle:
-                total = sum(1 for _ in members_csv_rows(lines=handle))
+            total = _rows_at_most(file)
             with file.open(encoding="utf-8-sig", newline="") as handle:
                 # The raw stream: OutputWrapper would end each of tqdm's redraws with a newline and colour it.
                 progress = tqdm(
@@ -54,6 +64,8 @@ class Command(BaseCommand):
                     mininterval=0.5,
                 )
                 report = members_import(rows=progress, dry_run=dry_run)
+                # The estimate counted blank lines and line breaks inside cells: end on the rows there were.
+                progress.total = progress.n
                 progress.close()
         except FileNotFoundError as exc:
             raise CommandError(f"No file at {file}.") from exc
