@@ -263,6 +263,14 @@ def main() -> None:
         )
         digests = time.perf_counter() - start
         worker_cpu_end = tree_cpu_seconds(worker.pid)
+        # The PostgreSQL backends serving the worker: every other connection to the benchmark database
+        # (the worker's children connect after the run starts; the benchmark's own connection is left out).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            backend_pids = [pid for (pid,) in cursor.fetchall()]
+        postgres_cpu = sum(cpu_seconds(pid) for pid in backend_pids if Path(f"/proc/{pid}").exists())
         digest_sink_cpu = cpu_seconds(sink.pid) - sink_cpu_start
         # A child that was replaced during the run is missed (none is: no max-tasks-per-child).
         worker_cpu = sum(cpu - worker_cpu_start.get(pid, 0.0) for pid, cpu in worker_cpu_end.items())
@@ -327,6 +335,7 @@ def main() -> None:
                 for pid, cpu in worker_cpu_end.items()
             },
             "digest_sink": round(1000 * digest_sink_cpu / max(counts.sent, 1), 3),
+            "worker_postgres_backends": round(1000 * postgres_cpu / max(counts.sent, 1), 3),
         },
         "run": {"eligible": counts.eligible, "sent": counts.sent, "failed": counts.failed, "skipped": counts.skipped},
         "renders_per_run": renders,
