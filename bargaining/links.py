@@ -1,6 +1,8 @@
 """Links for a member's emails and pages: signed, so they work without an account."""
 
 import functools
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -75,8 +77,25 @@ class DigestLinks:
 def delivery_links(delivery: Delivery) -> DigestLinks:
     """The member's links, in their language (/es/... for Spanish), like the digest they are in."""
     with translation.override(delivery.member.digest_language):
-        return DigestLinks(
-            unsubscribe=member_unsubscribe_url(delivery.member),
-            preferences=member_preferences_url(delivery.member),
-            browser=digest_url(delivery),
-        )
+        return _links(delivery)
+
+
+def deliveries_links(deliveries: Iterable[Delivery]) -> dict[int, DigestLinks]:
+    """`delivery_links` of many deliveries by delivery id, switching the language once per language, not per member."""
+    by_language: dict[str, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        by_language[delivery.member.digest_language].append(delivery)
+    links = {}
+    for language, group in by_language.items():
+        with translation.override(language):
+            for delivery in group:
+                links[delivery.pk] = _links(delivery)
+    return links
+
+
+def _links(delivery: Delivery) -> DigestLinks:
+    return DigestLinks(
+        unsubscribe=member_unsubscribe_url(delivery.member),
+        preferences=member_preferences_url(delivery.member),
+        browser=digest_url(delivery),
+    )

@@ -26,15 +26,12 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 from psycopg import generators, pq
 
-from demands.models import Category
-
-from ..links import delivery_links
+from ..links import deliveries_links
 from ..models import Delivery, DigestBody, DigestSending, Member
-from .content import DigestSource, TopicKey, member_topic_key
+from .content import DigestSource, TopicKey, member_topic_keys
 from .limits import DailyCapReached, send_slot
 from .rendering import DigestTemplate, RenderedDigest, digest_message, digest_render, site_domain
 from .sweeping import digest_runs_finish
@@ -174,11 +171,7 @@ def deliveries_send(
     if not claimed:
         return report
     deliveries = list(
-        Delivery.objects.filter(id__in=claimed)
-        .select_related("run", "member")
-        .only(*_SENDING_FIELDS)
-        .prefetch_related(Prefetch("member__topics", queryset=Category.objects.only("id")))
-        .order_by("id")
+        Delivery.objects.filter(id__in=claimed).select_related("run", "member").only(*_SENDING_FIELDS).order_by("id")
     )
     prepared, skips = _prepare(deliveries)
     for reason, ids in skips.items():
@@ -193,7 +186,7 @@ def deliveries_send(
     return report
 
 
-# What sending reads of a delivery, its run and its member (and the ids of the member's topics): building
+# What sending reads of a delivery, its run and its member (their topics are read apart, as ids): building
 # every column of three models for each member cost more CPU than the rest of preparing the batch.
 _SENDING_FIELDS = (
     "run_id",
@@ -232,7 +225,8 @@ def _prepare(deliveries: list[Delivery]) -> tuple[list[Prepared], dict[str, list
     # Loaded only when this batch has something to render: a batch whose contents another batch of its
     # run rendered already reads their stored bodies instead.
     source = functools.cache(lambda: DigestSource(since=since, until=until))
-    content_keys = [_content_key(delivery) for delivery in live]
+    topics = member_topic_keys(delivery.member_id for delivery in live)
+    content_keys = [_content_key(delivery, topics.get(delivery.member_id, frozenset())) for delivery in live]
     keys: dict[ContentKey, int] = {}
     for delivery, key in zip(live, content_keys, strict=True):
         keys.setdefault(key, delivery.run_id)
@@ -258,9 +252,8 @@ RENDER_WAIT_SECONDS = 30.0
 RENDER_POLL_SECONDS = 0.05
 
 
-def _content_key(delivery: Delivery) -> ContentKey:
-    member = delivery.member
-    return (delivery.window_start, delivery.run.window_end, member_topic_key(member), member.digest_language)
+def _content_key(delivery: Delivery, topics: TopicKey) -> ContentKey:
+    return (delivery.window_start, delivery.run.window_end, topics, delivery.member.digest_language)
 
 
 def _render_cache_key(run_id: int, key: ContentKey) -> str:
@@ -498,6 +491,7 @@ def _send_prepared(
     smtp = isinstance(connection, SMTPBackend)
     templates: dict[int, DigestTemplate] = {}  # by id() of the batch's renderings; built once per worker process
     domain = site_domain()
+    links_of = deliveries_links(delivery for delivery, _, _ in prepared)  # the language switched once per language
     relaxed = db_connection.vendor == "postgresql" and not settings.DIGEST_SYNCHRONOUS_COMMIT
     if relaxed:
         # Each outcome is still its own committed transaction, visible at once and safe if this
@@ -531,7 +525,7 @@ def _send_prepared(
             try:
                 # Reopens after a broken connection; a no-op while the connection is up.
                 connection.open()
-                links = delivery_links(delivery)
+                links = links_of[delivery.pk]
                 template = templates.get(id(rendered)) if smtp else None
                 if template is None and smtp:
                     template = templates[id(rendered)] = DigestTemplate.of(rendered)
