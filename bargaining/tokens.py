@@ -7,7 +7,6 @@ email must still work), and bumping the generation (`member_revoke_links`) retir
 
 import functools
 import hmac
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -52,7 +51,9 @@ def make_token(purpose: str, value: int, generation: int = 0) -> str:
     once per purpose and secret: a digest run signs three tokens per member, and Django's signer derives
     the same key again for every one of them.
     """
-    signed = f"{signing.b62_encode(value)}.{signing.b62_encode(generation)}:{signing.b62_encode(int(time.time()))}"
+    # The clock TimestampSigner reads (django.core.signing's `time`), so both sign and check the same seconds.
+    now = int(signing.time.time())
+    signed = f"{signing.b62_encode(value)}.{signing.b62_encode(generation)}:{signing.b62_encode(now)}"
     mac = _keyed(_salt(purpose), settings.SECRET_KEY).copy()
     mac.update(signed.encode())
     return f"{signed}:{signing.b64_encode(mac.digest()).decode()}"
