@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -155,8 +156,13 @@ class DigestTemplate:
 
     @classmethod
     def of(cls, rendered: RenderedDigest) -> "DigestTemplate":
-        """The template of this digest, built once per worker process for the settings it is built with."""
-        return _template(rendered, settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET, list_id())
+        """The template of this digest, built once per worker process and minute for the settings it is built with.
+
+        The message's Date header is the time it was built: built again each minute, no member's copy is
+        dated more than a minute before it is sent, a retry hours later included.
+        """
+        minute = int(time.time() // 60)
+        return _template(rendered, settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET, list_id(), minute)
 
     def message_bytes(self, *, to: str, links: DigestLinks, message_id: str) -> bytes:
         """This digest for one member: their address, links and Message-ID (all ASCII) swapped in."""
@@ -182,8 +188,8 @@ class DigestTemplate:
         return raw
 
 
-# Keyed by the digest's three parts and the settings its headers read (a test may override them). A run has a
-# handful of distinct contents; 64 covers several runs in flight. About 3 × 20 KB each.
+# Keyed by the digest's three parts, the settings its headers read (a test may override them) and the minute.
+# A run has a handful of distinct contents; 64 covers several runs in flight. About 3 × 20 KB each.
 @functools.lru_cache(maxsize=64)
-def _template(rendered: RenderedDigest, from_email: str, charset: str, list_id: str) -> DigestTemplate:
+def _template(rendered: RenderedDigest, from_email: str, charset: str, list_id: str, minute: int) -> DigestTemplate:
     return DigestTemplate(rendered)
