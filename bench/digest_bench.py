@@ -12,8 +12,10 @@ aiosmtpd sink (tests/bargaining/smtp_sink.py) in its own process, then measures 
 2. digests: `digest_plan_and_enqueue` + a `celery -A config worker` (prefork, --concurrency) sending the run
    through Redis to the same sink, timed from planning until the run is done.
 
-It prints wall times, the ratio, messages per second, the worker's peak memory (VmHWM of the
-main process and each child) and the queries a batch takes. Results go to bench/results/.
+It prints wall times, the ratio, messages per second, the load average at the start, CPU per message
+(user + system from /proc/<pid>/stat: the floor's client, the worker's main process and children, and
+the sink in each phase), the worker's peak memory (VmHWM of the main process and each child) and the
+queries a batch takes. Results go to bench/results/.
 """
 
 import argparse
@@ -61,6 +63,17 @@ def vm_hwm_kb(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process so far (utime + stime in /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of a process and each of its live children, by pid."""
+    return {p: cpu_seconds(p) for p in [pid, *child_pids(pid)]}
 
 
 def child_pids(pid: int) -> list[int]:
@@ -205,13 +218,17 @@ def main() -> None:
         addresses = [f"member{i:05d}@bench.example.org" for i in range(args.members)]
         prebuilt = [template.replace(b"MEMBER", address.encode()) for address in addresses]
         size = len(prebuilt[0])
-        start = time.perf_counter()
+        load_at_start = os.getloadavg()
+        sink_cpu_start = cpu_seconds(sink.pid)
+        start, client_cpu_start = time.perf_counter(), time.process_time()
         client = smtplib.SMTP("127.0.0.1", port)
         for address, data in zip(addresses, prebuilt, strict=True):
             client.sendmail("bargaining@localhost", [address], data)
         client.quit()
         baseline = time.perf_counter() - start
+        baseline_client_cpu = time.process_time() - client_cpu_start
         wait_for(lambda: count_lines(received) >= args.members, timeout=60, what="the baseline messages")
+        baseline_sink_cpu = cpu_seconds(sink.pid) - sink_cpu_start
 
         # Digests through a real worker over Redis.
         log = (RESULTS / f"worker-{stamp}.log").open("w")
@@ -233,6 +250,8 @@ def main() -> None:
         )
         log_path = Path(log.name)
         wait_for(lambda: " ready." in log_path.read_text(), timeout=60, what="the worker")
+        worker_cpu_start = tree_cpu_seconds(worker.pid)
+        sink_cpu_start = cpu_seconds(sink.pid)
         start = time.perf_counter()
         run = digest_plan_and_enqueue(frequency="weekly")
         planned = time.perf_counter() - start
@@ -243,6 +262,18 @@ def main() -> None:
             interval=0.1,
         )
         digests = time.perf_counter() - start
+        worker_cpu_end = tree_cpu_seconds(worker.pid)
+        # The PostgreSQL backends serving the worker: every other connection to the benchmark database
+        # (the worker's children connect after the run starts; the benchmark's own connection is left out).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            backend_pids = [pid for (pid,) in cursor.fetchall()]
+        postgres_cpu = sum(cpu_seconds(pid) for pid in backend_pids if Path(f"/proc/{pid}").exists())
+        digest_sink_cpu = cpu_seconds(sink.pid) - sink_cpu_start
+        # A child that was replaced during the run is missed (none is: no max-tasks-per-child).
+        worker_cpu = sum(cpu - worker_cpu_start.get(pid, 0.0) for pid, cpu in worker_cpu_end.items())
         peaks = {pid: vm_hwm_kb(pid) for pid in [worker.pid, *child_pids(worker.pid)]}
         counts = digest_run_counts(run.pk)
         # Renders per run, from the workers' log, against the distinct (window, topics, language) of the run.
@@ -292,6 +323,20 @@ def main() -> None:
         "digest_seconds": round(digests, 2),
         "digest_messages_per_second": round(counts.sent / digests),
         "ratio": round(digests / baseline, 2),
+        "load_average_at_start": [round(load, 2) for load in load_at_start],
+        # CPU per message in milliseconds: the floor's smtplib client, our worker (main process and children,
+        # from ready to the run done), and the sink in each phase (the same work per message in both).
+        "cpu_ms_per_message": {
+            "floor_client": round(1000 * baseline_client_cpu / args.members, 3),
+            "floor_sink": round(1000 * baseline_sink_cpu / args.members, 3),
+            "worker": round(1000 * worker_cpu / max(counts.sent, 1), 3),
+            "worker_per_process": {
+                str(pid): round(1000 * (cpu - worker_cpu_start.get(pid, 0.0)) / max(counts.sent, 1), 3)
+                for pid, cpu in worker_cpu_end.items()
+            },
+            "digest_sink": round(1000 * digest_sink_cpu / max(counts.sent, 1), 3),
+            "worker_postgres_backends": round(1000 * postgres_cpu / max(counts.sent, 1), 3),
+        },
         "run": {"eligible": counts.eligible, "sent": counts.sent, "failed": counts.failed, "skipped": counts.skipped},
         "renders_per_run": renders,
         "distinct_contents": len(distinct),

@@ -1,6 +1,9 @@
 """Digest emails: rendered once per distinct content, then only the member's links are filled in."""
 
+import functools
 import hashlib
+import re
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -114,13 +117,18 @@ _MESSAGE_ID = "<bdt-message-id@placeholder.invalid>"
 _LINKS = DigestLinks(**_PLACEHOLDERS)
 
 
+# A line starting with "." is sent as ".." (RFC 5321 4.5.2, what smtplib's data() does to every message).
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
 class DigestTemplate:
     """The complete MIME bytes of one rendered digest, built once; per member only bytes are swapped.
 
     Building a MIME message with the email package costs more CPU than handing it to a local SMTP
-    server, so for 30,000 members the message is built once per content. `usable` is False when
-    encoding mangled a placeholder (e.g. a line long enough to force quoted-printable); callers
-    then build each message with `digest_message` instead.
+    server, so for 30,000 members the message is built once per content, and kept by the worker
+    process for the next batches (`DigestTemplate.of`). `usable` is False when encoding mangled a
+    placeholder (e.g. a line long enough to force quoted-printable); callers then build each message
+    with `digest_message` instead.
     """
 
     def __init__(self, rendered: RenderedDigest) -> None:
@@ -140,10 +148,48 @@ class DigestTemplate:
         }
         self.usable = all(raw.count(placeholder.encode()) == count for placeholder, count in expected.items())
         self._raw = raw
+        # The same bytes as SMTP DATA sends them: dot-stuffed once here, ended by CRLF "." CRLF. No placeholder
+        # starts with "." and none is replaced by a value starting with one or holding a line break (see
+        # `wire_bytes`), so stuffing before or after the swap gives the same bytes.
+        stuffed = _LEADING_DOT.sub(b"..", raw)
+        self._wire = stuffed + (b"" if stuffed.endswith(b"\r\n") else b"\r\n") + b".\r\n"
+
+    @classmethod
+    def of(cls, rendered: RenderedDigest) -> "DigestTemplate":
+        """The template of this digest, built once per worker process and minute for the settings it is built with.
+
+        The message's Date header is the time it was built: built again each minute, no member's copy is
+        dated more than a minute before it is sent, a retry hours later included.
+        """
+        minute = int(time.time() // 60)
+        return _template(rendered, settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET, list_id(), minute)
 
     def message_bytes(self, *, to: str, links: DigestLinks, message_id: str) -> bytes:
         """This digest for one member: their address, links and Message-ID (all ASCII) swapped in."""
-        raw = self._raw.replace(_TO.encode(), to.encode("ascii")).replace(_MESSAGE_ID.encode(), message_id.encode())
+        return self._swapped(self._raw, to=to, links=links, message_id=message_id)
+
+    def wire_bytes(self, *, to: str, links: DigestLinks, message_id: str) -> bytes | None:
+        """`message_bytes` as SMTP's DATA sends them (dot-stuffed, with the ending "."), or None when a
+        member's value could change the stuffing (a leading "." or a line break: never for a valid address)."""
+        values = (to, message_id, links.unsubscribe, links.preferences, links.browser)
+        if any(value.startswith(".") or "\r" in value or "\n" in value for value in values):
+            return None
+        return self._swapped(self._wire, to=to, links=links, message_id=message_id)
+
+    def message_size(self, wire_length: int) -> int:
+        """The length of `message_bytes` for a member whose `wire_bytes` are this long (what SMTP's SIZE declares)."""
+        return wire_length - (len(self._wire) - len(self._raw))
+
+    @staticmethod
+    def _swapped(raw: bytes, *, to: str, links: DigestLinks, message_id: str) -> bytes:
+        raw = raw.replace(_TO.encode(), to.encode("ascii")).replace(_MESSAGE_ID.encode(), message_id.encode())
         for name, placeholder in _PLACEHOLDERS.items():
             raw = raw.replace(placeholder.encode(), getattr(links, name).encode("ascii"))
         return raw
+
+
+# Keyed by the digest's three parts, the settings its headers read (a test may override them) and the minute.
+# A run has a handful of distinct contents; 64 covers several runs in flight. About 3 × 20 KB each.
+@functools.lru_cache(maxsize=64)
+def _template(rendered: RenderedDigest, from_email: str, charset: str, list_id: str, minute: int) -> DigestTemplate:
+    return DigestTemplate(rendered)

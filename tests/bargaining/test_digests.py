@@ -609,7 +609,7 @@ def test_a_content_claimed_by_a_batch_that_never_publishes_is_rendered_after_the
     member = MemberFactory()
     run = digest_plan(frequency="weekly", now=now).run
     delivery = Delivery.objects.select_related("run", "member").get(run=run, member=member)
-    claim = sending._render_cache_key(run.pk, sending._content_key(delivery)) + ":claim"
+    claim = sending._render_cache_key(run.pk, sending._content_key(delivery, frozenset())) + ":claim"
     assert cache.add(claim, 1, timeout=60)  # held by a batch that will never publish
     started = timezone.now()
 
@@ -619,3 +619,14 @@ def test_a_content_claimed_by_a_batch_that_never_publishes_is_rendered_after_the
     assert (timezone.now() - started).total_seconds() >= 0.3  # it did wait for the claim first
     assert Delivery.objects.get(pk=delivery.pk).body_id is not None
     assert member.email in mail.outbox[0].to
+
+
+# Committed, as in a worker: the sent-UPDATE is prepared once per database connection.
+@pytest.mark.django_db(transaction=True)
+def test_a_new_database_connection_prepares_the_sent_update_again(campaign, now):
+    MemberFactory.create_batch(2)
+    ids = list(digest_plan(frequency="weekly", now=now).run.deliveries.order_by("id").values_list("id", flat=True))
+    assert deliveries_send(delivery_ids=ids[:1]).sent == 1
+    connection.close()  # the worker's connection replaced (CONN_MAX_AGE, a dropped connection)
+    assert deliveries_send(delivery_ids=ids[1:]).sent == 1
+    assert Delivery.objects.filter(id__in=ids, state=Delivery.State.SENT).count() == 2
