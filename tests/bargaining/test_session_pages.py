@@ -217,7 +217,7 @@ def test_editing_a_session_keeps_its_demands_ticked_whatever_the_search(team_cli
         assert len(offered(page)) == SESSION_DEMAND_CHOICES + 1, url
 
 
-@pytest.mark.parametrize("bad", ["987654", "abc", "-1"])
+@pytest.mark.parametrize("bad", ["987654", "abc", "-1", "9" * 30])
 def test_an_unknown_demand_is_refused_on_the_demands_field(team_client, bad):
     kept = DemandFactory(title="Nurses in every school")
     post = {"held_on": "2026-12-01", "kind": "table", "demands": [kept.pk, bad]}
@@ -229,6 +229,8 @@ def test_an_unknown_demand_is_refused_on_the_demands_field(team_client, bad):
     )
     assert ticked(page) == {kept.pk}, "what was ticked and is known stays ticked"
     assert not BargainingSession.objects.exists()
+    searched = team_client.post("/sessions/new/", {**post, "find": "1"})
+    assert searched.status_code == 200 and ticked(html(searched)) == {kept.pk}, "a search drops the unknown id"
 
 
 def test_the_form_refuses_a_demand_its_user_may_not_see(member_user, team_user):
