@@ -1,8 +1,10 @@
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Q
 from django.forms.models import fields_for_model, model_to_dict
 from django.utils.translation import gettext_lazy as _
 
@@ -98,7 +100,11 @@ class MemberImportForm(forms.Form):
 
 
 class SessionForm(forms.Form):
-    """Record or edit a bargaining session; the demands discussed are those `user` may see."""
+    """Record or edit a bargaining session; the demands discussed are those `user` may see.
+
+    Any demand `user` may see passes (one query by id); the checkboxes offer the demands already ticked and a
+    page of those matching the search (`find`, `offer`), not every demand: the cite-evidence form's pattern.
+    """
 
     FIELDS = ("held_on", "kind", "location", "team_notes")
 
@@ -127,12 +133,38 @@ class SessionForm(forms.Form):
             widget=forms.CheckboxSelectMultiple,
             required=False,
             label="Demands discussed",
+            help_text="Those ticked, and the demands matching the search below; search again to add others.",
         )
         self.fields["demands"].label_from_instance = self.demand_label
 
     @staticmethod
     def demand_label(demand: Demand) -> str:
         return f"{demand.title} ({demand.category.name})"
+
+    def find(self, search: str = "") -> Any:
+        """The demands this form accepts whose title or category contains `search`."""
+        found = self.fields["demands"].queryset
+        if search:
+            found = found.filter(Q(title__icontains=search) | Q(category__name__icontains=search))
+        return found
+
+    def chosen(self) -> list[Demand]:
+        """The demands ticked: those posted that this form accepts (unknown ids dropped), or else the initial ones."""
+        if self.is_bound:
+            if self.is_valid() or "demands" in self.cleaned_data:
+                return list(self.cleaned_data["demands"])
+            ids = self.data.getlist(self.add_prefix("demands")) if hasattr(self.data, "getlist") else []
+        else:
+            ids = self.initial.get("demands") or []
+        numbers = [int(pk) for pk in ids if str(pk).isdigit()]
+        return list(self.fields["demands"].queryset.filter(pk__in=numbers)) if numbers else []
+
+    def offer(self, chosen: Iterable[Demand], found: Iterable[Demand]) -> None:
+        """Offer only the `chosen` demands (first, ticked) and those `found`, as checkboxes."""
+        offered = {demand.pk: self.demand_label(demand) for demand in chosen}
+        for demand in found:
+            offered.setdefault(demand.pk, self.demand_label(demand))
+        self.fields["demands"].widget.choices = list(offered.items())
 
     def service_data(self) -> dict[str, Any]:
         """The cleaned input as keyword arguments for `session_create` / `session_update`."""
@@ -141,7 +173,11 @@ class SessionForm(forms.Form):
         return data
 
     def shared_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in ("held_on", "kind", "location", "demands")]
+        """The shared fields above the demand search; the demands discussed come after it."""
+        return [self[name] for name in ("held_on", "kind", "location")]
+
+    def demand_fields(self) -> list[forms.BoundField]:
+        return [self["demands"]]
 
     def team_only_fields(self) -> list[forms.BoundField]:
         return [self["team_notes"]]

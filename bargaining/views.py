@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from demands.errors import DomainError, ValidationFailed
+from demands.filters import MAX_QUERY_LENGTH
 from demands.models import BargainingSession
 from demands.selectors import demands_by_category, sessions_with_demands_for
 from demands.services import session_create, session_outcomes_record, session_update
@@ -162,9 +163,21 @@ def session_list(request: HttpRequest) -> HttpResponse:
     return render(request, "bargaining/session_list.html", {"sessions": sessions})
 
 
+# The session form offers the demands already ticked and at most this many matching its search (`q`), not all.
+SESSION_DEMAND_CHOICES = 30
+
+
 def _session_form_page(request: HttpRequest, session: BargainingSession | None) -> HttpResponse:
-    form = SessionForm(request.POST or None, user=request.user, instance=session)
-    if request.method == "POST" and form.is_valid():
+    finding = request.method == "POST" and "find" in request.POST
+    if finding:
+        # "Find" searches again, saving nothing: what was typed and ticked is kept, with no errors shown yet.
+        kept = {name: request.POST.get(name, "") for name in SessionForm.FIELDS}
+        form = SessionForm(
+            user=request.user, instance=session, initial={**kept, "demands": request.POST.getlist("demands")}
+        )
+    else:
+        form = SessionForm(request.POST or None, user=request.user, instance=session)
+    if request.method == "POST" and not finding and form.is_valid():
         try:
             if session is None:
                 saved = session_create(by=request.user, **form.service_data())
@@ -176,8 +189,19 @@ def _session_form_page(request: HttpRequest, session: BargainingSession | None) 
             verb = "Saved" if session else "Recorded"
             messages.success(request, f"{verb} the session “{saved}”.")
             return redirect(f"{reverse('bargaining:session_list')}#session-{saved.pk}")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "bargaining/session_form.html", {"form": form, "session": session}, status=status)
+    search = (request.POST if request.method == "POST" else request.GET).get("q", "")[:MAX_QUERY_LENGTH].strip()
+    found = list(form.find(search)[: SESSION_DEMAND_CHOICES + 1])
+    form.offer(form.chosen(), found[:SESSION_DEMAND_CHOICES])
+    context = {
+        "form": form,
+        "session": session,
+        "search": search,
+        "found": found[:SESSION_DEMAND_CHOICES],
+        "more_found": len(found) > SESSION_DEMAND_CHOICES,
+        "search_length": MAX_QUERY_LENGTH,
+    }
+    status = 400 if request.method == "POST" and not finding else 200
+    return render(request, "bargaining/session_form.html", context, status=status)
 
 
 @team_required

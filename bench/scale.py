@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.scale            # builds bdt_bench_scale, then measures
     .venv/bin/python -m bench.scale --reuse    # measures an already built database again
+    .venv/bin/python -m bench.scale --reuse --skip import planning --pages /bulletin/ /sessions/   # some pages
 
 Builds (with INSERT ... SELECT generate_series, i.e. in the database, in seconds) 5,000 demands,
 200,000 status changes (10,000 on one "busy" demand that also has 1,000 evidence links), 10,000
@@ -20,6 +21,7 @@ Results are printed and written to bench/results/scale-<time>.json.
 """
 
 import argparse
+import datetime
 import json
 import os
 import resource
@@ -184,13 +186,14 @@ def _measure(client, url: str, repeat: int) -> dict:
     }
 
 
-def measure_pages(repeat: int) -> list[dict]:
+def measure_pages(repeat: int, only: list[str]) -> list[dict]:
     from django.contrib.auth.models import Group, User
     from django.test import Client
 
     from bargaining.models import DigestRun, Member
-    from demands.models import Demand, Evidence, StatusChange
+    from demands.models import BargainingSession, Demand, Evidence, StatusChange
     from demands.roles import TEAM_GROUP
+    from demands.services import session_create
 
     busy = Demand.objects.get(slug=BUSY_SLUG)
     run = DigestRun.objects.order_by("-period_start").first()
@@ -200,6 +203,13 @@ def measure_pages(repeat: int) -> list[dict]:
     team, _ = User.objects.get_or_create(username="bench-team")
     team.groups.add(Group.objects.get_or_create(name=TEAM_GROUP)[0])
     admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
+    session = BargainingSession.objects.filter(location="bench session").first() or session_create(
+        by=None,
+        held_on=datetime.date(2026, 11, 2),
+        kind="table",
+        location="bench session",
+        demand_ids=Demand.objects.order_by("-id").values_list("id", flat=True)[:20],
+    )
 
     anonymous, team_client, admin_client = Client(), Client(), Client()
     team_client.force_login(team)
@@ -214,12 +224,18 @@ def measure_pages(repeat: int) -> list[dict]:
         ("anonymous", anonymous, "/feed/"),
         ("anonymous", anonymous, "/demands/"),
         ("anonymous", anonymous, "/bulletin/"),
+        ("anonymous", anonymous, "/bulletin/?page=100"),
+        ("anonymous", anonymous, "/bulletin/?category=category-1"),
+        ("anonymous", anonymous, "/es/bulletin/?page=2"),
         ("team", team_client, "/"),
         ("team", team_client, f"/demands/{BUSY_SLUG}/"),
         ("team", team_client, f"/demands/{BUSY_SLUG}/?cite=evidence&cite_page=20"),
         ("team", team_client, "/evidence/"),
         ("team", team_client, "/held/"),
+        ("team", team_client, "/bulletin/"),
         ("team", team_client, "/sessions/new/"),
+        ("team", team_client, "/sessions/new/?q=demand"),
+        ("team", team_client, f"/sessions/{session.pk}/edit/"),
         ("anonymous", anonymous, "/api/v1/demands/"),
         ("team", team_client, "/api/v1/demands/"),
         ("team", team_client, "/api/v1/evidence/"),
@@ -237,6 +253,8 @@ def measure_pages(repeat: int) -> list[dict]:
         ("admin", admin_client, f"/admin/bargaining/digestrun/{run.pk}/change/"),
         ("admin", admin_client, "/admin/bargaining/delivery/"),
     ]
+    if only:
+        plan = [(who, client, url) for who, client, url in plan if any(part in url for part in only)]
     results = [_floor(anonymous, repeat)]
     for who, client, url in plan:
         client.get(url)  # warm up (templates, connection)
@@ -397,6 +415,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="requests per page (median)")
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose code imports and plans")
     parser.add_argument("--skip", nargs="*", default=[], choices=["pages", "import", "planning"])
+    parser.add_argument(
+        "--pages", nargs="*", default=[], metavar="PART", help="measure only the pages whose URL contains a PART"
+    )
     args = parser.parse_args()
     global CODE
     CODE = args.code.resolve()
@@ -410,7 +431,7 @@ def main() -> None:
             "pages, API and admin (in-process test client, DJANGO_DEBUG off, queries counted by an execute wrapper):",
             flush=True,
         )
-        results["pages"] = measure_pages(args.repeat)
+        results["pages"] = measure_pages(args.repeat, args.pages)
     if "import" not in args.skip:
         results["import"] = measure_import()
     if "planning" not in args.skip:

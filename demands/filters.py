@@ -11,6 +11,13 @@ from .selectors import demands_at_status, demands_matching
 MAX_QUERY_LENGTH = 200
 
 
+def category_filter() -> django_filters.ModelChoiceFilter:
+    """`?category=<slug>`: the demands of one category; an unknown slug is refused."""
+    return django_filters.ModelChoiceFilter(
+        label="Category", queryset=Category.objects.all(), to_field_name="slug", empty_label="Any category"
+    )
+
+
 class DemandListFilter(django_filters.FilterSet):
     """Search and filters over demands already scoped to the viewer; an unknown choice is refused, not ignored."""
 
@@ -20,12 +27,7 @@ class DemandListFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         label="Status", choices=Status.choices, empty_label="Any status", method="at_status"
     )
-    category = django_filters.ModelChoiceFilter(
-        label="Category",
-        queryset=Category.objects.all(),
-        to_field_name="slug",
-        empty_label="Any category",
-    )
+    category = category_filter()
 
     def at_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return demands_at_status(queryset, value, getattr(self.request, "user", None))
@@ -38,6 +40,12 @@ class DemandListFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.form.fields["q"].widget.input_type = "search"
         self.form.fields["q"].widget.attrs.update(autocomplete="off")
+
+
+class BulletinFilter(django_filters.FilterSet):
+    """The printable bulletin's one filter: a category printed on its own (`/bulletin/?category=<slug>`)."""
+
+    category = category_filter()
 
 
 class EvidenceListFilter(django_filters.FilterSet):

@@ -253,16 +253,6 @@ class StatusCount:
     count: int
 
 
-def status_counts_of(demands: Iterable[Demand]) -> list[StatusCount]:
-    """Count already loaded demands by category and status, in the order they come; no queries."""
-    counts: Counter[tuple[int, str]] = Counter()
-    categories: dict[int, Category] = {}
-    for demand in demands:
-        categories.setdefault(demand.category_id, demand.category)
-        counts[demand.category_id, demand.status] += 1
-    return [StatusCount(categories[category_id], status, count) for (category_id, status), count in counts.items()]
-
-
 def status_counts_for(audience: Audience) -> dict[tuple[int, str], int]:
     """How many demands `audience` may see, by (category id, the status it sees them at): one grouped query."""
     rows = Demand.objects.visible_to(audience).values_list("category_id", status_field(audience)).annotate(Count("id"))

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .errors import DomainError, Forbidden, StaleVersion, ValidationFailed
 from .exports import csv_lines, json_chunks
-from .filters import DemandListFilter, EvidenceListFilter
+from .filters import BulletinFilter, DemandListFilter, EvidenceListFilter
 from .forms import (
     AgreementLanguageForm,
     AgreementSignForm,
@@ -48,7 +48,6 @@ from .selectors import (
     resolution_with_clauses_for,
     resolutions_visible_to,
     status_changes_visible_to,
-    status_counts_of,
     status_counts_visible_to,
     table_counts,
     table_of,
@@ -74,6 +73,8 @@ EVIDENCE_PAGE_SIZE = 20
 CITE_CHOICES = 50
 CITE_SEARCH_LENGTH = 200
 HELD_PAGE_SIZE = 50
+# The bulletin prints this many demands a page: the campaign's dozen on one, a large table on several.
+BULLETIN_PAGE_SIZE = 50
 
 
 def _page(request: HttpRequest, items: Any, param: str, size: int) -> Page:
@@ -159,10 +160,22 @@ def demands_json(request: HttpRequest) -> StreamingHttpResponse:
 
 @cached_public_page
 def bulletin(request: HttpRequest) -> HttpResponse:
-    """`/bulletin/`: "Where we stand", printable: one page per category, dated."""
-    demands = list(demands_for_export(request.user, latest_change_only=True))
-    context = {"demands": demands, "progress": progress_of(status_counts_of(demands)), "today": timezone.localdate()}
-    return render(request, "demands/bulletin.html", context)
+    """`/bulletin/`: "Where we stand", printable, dated: the status counts of every demand the viewer may see (or
+    of one category, `?category=<slug>`), then the demands by category, a page at a time (`?page=2`)."""
+    counts = status_counts_visible_to(request.user)
+    filters = BulletinFilter(request.GET, queryset=demands_for_export(request.user, latest_change_only=True))
+    valid = filters.is_valid()
+    chosen = filters.form.cleaned_data.get("category") if valid else None
+    context = {
+        "filters": filters,
+        "categories": list({row.category.pk: row.category for row in counts}.values()),
+        "chosen": chosen,
+        "progress": progress_of([row for row in counts if chosen is None or row.category == chosen]),
+        "page_obj": _page(request, filters.qs, "page", BULLETIN_PAGE_SIZE) if valid else None,
+        "query_string": _kept_query(request, "page"),
+        "today": timezone.localdate(),
+    }
+    return render(request, "demands/bulletin.html", context, status=200 if valid else 400)
 
 
 @cached_public_page

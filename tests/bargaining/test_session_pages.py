@@ -3,6 +3,7 @@
 import datetime
 import re
 
+import factory
 import pytest
 
 from demands.models import BargainingSession, Visibility
@@ -158,3 +159,119 @@ def test_session_list_queries_do_not_grow_with_rows(team_client, django_assert_n
         page = html(team_client.get("/sessions/"))
     assert page.count('class="card session"') == 32
     assert page.count('<li><a href="/demands/demand-') == 96
+
+
+def ticked(page: str) -> set[int]:
+    return {int(pk) for pk in re.findall(r'name="demands" value="(\d+)"[^>]*checked', page)}
+
+
+def offered(page: str) -> set[int]:
+    return {int(pk) for pk in re.findall(r'name="demands" value="(\d+)"', page)}
+
+
+def numbered(prefix: str) -> factory.Sequence:
+    return factory.Sequence(lambda n: f"{prefix} {n:03d}")
+
+
+def test_the_picker_offers_at_most_a_page_of_the_demands_matching_the_search(team_client):
+    from bargaining.views import SESSION_DEMAND_CHOICES
+
+    nurses = DemandFactory.create_batch(SESSION_DEMAND_CHOICES, title=numbered("Nurses"))
+    page = html(team_client.get("/sessions/new/"))
+    assert offered(page) == {demand.pk for demand in nurses} and "More demands match" not in page
+    counselors = DemandFactory(title="Counselors in every school")
+    page = html(team_client.get("/sessions/new/"))
+    assert len(offered(page)) == SESSION_DEMAND_CHOICES and "More demands match: showing the first 30." in page
+    page = html(team_client.get("/sessions/new/?q=COUNSELORS"))
+    assert offered(page) == {counselors.pk} and 'value="COUNSELORS"' in page
+    page = html(team_client.get("/sessions/new/?q=librarians"))
+    assert offered(page) == set() and "No demand matches “librarians”." in page
+
+
+def test_the_picker_keeps_what_was_typed_and_ticked_across_a_search(team_client):
+    nurses = DemandFactory(title="Nurses in every school")
+    counselors = DemandFactory(title="Counselors in every school")
+    DemandFactory(title="Librarians in every school")
+    post = {"held_on": "2026-12-01", "kind": "table", "location": "City Hall", "team_notes": NOTES}
+    response = team_client.post("/sessions/new/", {**post, "q": "nurses", "demands": [counselors.pk], "find": "1"})
+    page = html(response)
+    assert response.status_code == 200 and not BargainingSession.objects.exists()
+    assert offered(page) == {counselors.pk, nurses.pk} and ticked(page) == {counselors.pk}
+    assert 'value="City Hall"' in page and NOTES in page and 'value="2026-12-01"' in page
+    assert "field__errors" not in page, "a search shows no errors"
+    response = team_client.post("/sessions/new/", {**post, "q": "nurses", "demands": [counselors.pk, nurses.pk]})
+    assert response.status_code == 302
+    assert set(BargainingSession.objects.get().demands.all()) == {counselors, nurses}
+
+
+def test_editing_a_session_keeps_its_demands_ticked_whatever_the_search(team_client):
+    from bargaining.views import SESSION_DEMAND_CHOICES
+
+    DemandFactory.create_batch(SESSION_DEMAND_CHOICES + 5, title=numbered("Aides"))
+    discussed = DemandFactory(title="Zoned counselors")  # sorts after the first page of offers
+    session = BargainingSessionFactory()
+    session.demands.add(discussed)
+    for url in (f"/sessions/{session.pk}/edit/", f"/sessions/{session.pk}/edit/?q=aides"):
+        page = html(team_client.get(url))
+        assert ticked(page) == {discussed.pk}, url
+        assert len(offered(page)) == SESSION_DEMAND_CHOICES + 1, url
+
+
+@pytest.mark.parametrize("bad", ["987654", "abc", "-1", "9" * 30])
+def test_an_unknown_demand_is_refused_on_the_demands_field(team_client, bad):
+    kept = DemandFactory(title="Nurses in every school")
+    post = {"held_on": "2026-12-01", "kind": "table", "demands": [kept.pk, bad]}
+    response = team_client.post("/sessions/new/", post)
+    page = html(response)
+    assert response.status_code == 400
+    assert "Select a valid choice." in field_html(page, "demands") or "is not a valid value" in field_html(
+        page, "demands"
+    )
+    assert ticked(page) == {kept.pk}, "what was ticked and is known stays ticked"
+    assert not BargainingSession.objects.exists()
+    searched = team_client.post("/sessions/new/", {**post, "find": "1"})
+    assert searched.status_code == 200 and ticked(html(searched)) == {kept.pk}, "a search drops the unknown id"
+
+
+def test_the_form_refuses_a_demand_its_user_may_not_see(member_user, team_user):
+    from bargaining.forms import SessionForm
+
+    hidden = DemandFactory(visibility=Visibility.TEAM)
+    data = {"held_on": "2026-12-01", "kind": "table", "demands": [str(hidden.pk)]}
+    form = SessionForm(data, user=member_user)
+    assert not form.is_valid()
+    assert "demands" in form.errors and f"{hidden.pk} is not one of the available choices" in str(form.errors)
+    assert hidden not in form.find("")
+    assert SessionForm(data, user=team_user).is_valid()
+
+
+def count_queries(client, method: str, url: str, data=None) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = getattr(client, method)(url, data or {})
+    assert response.status_code in (200, 400), (url, response.status_code)
+    return len(captured)
+
+
+def test_the_session_forms_queries_are_the_same_at_ten_and_at_sixty_demands(team_client):
+    session = BargainingSessionFactory()
+    session.demands.add(*DemandFactory.create_batch(5))
+    DemandFactory.create_batch(5)
+
+    def counted() -> list[int]:
+        post = {"held_on": "2026-12-01", "kind": "table", "demands": [demand.pk for demand in session.demands.all()]}
+        pages = [
+            ("get", "/sessions/new/", None),
+            ("get", "/sessions/new/?q=demand", None),
+            ("get", f"/sessions/{session.pk}/edit/", None),
+            ("post", "/sessions/new/", {**post, "find": "1", "q": "demand"}),  # a search
+            ("post", f"/sessions/{session.pk}/edit/", {**post, "kind": "picnic"}),  # a refused save
+        ]
+        return [count_queries(team_client, *page) for page in pages]
+
+    few = counted()
+    DemandFactory.create_batch(50)
+    session.demands.add(*DemandFactory.create_batch(5))
+    assert counted() == few

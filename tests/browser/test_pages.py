@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from demands.campaign import campaign_load
-from demands.models import Demand, Evidence, Status, StatusChange, Visibility
+from demands.models import BargainingSession, Demand, Evidence, Status, StatusChange, Visibility
 from demands.services import demand_update
 from tests.factories import BargainingSessionFactory, DemandFactory
 
@@ -184,3 +184,23 @@ def test_team_records_a_sessions_outcomes_and_a_visitor_sees_the_redline(live_se
     expect(redline.locator("ins")).to_have_text("1,200")
     expect(page.get_by_text("was added")).to_be_visible()
     expect(page.locator(".demand__status")).to_contain_text("Countered")
+
+
+def test_team_picks_the_demands_of_a_session_by_searching_twice(live_server, page: Page, campaign, team_user):
+    sign_in(page, live_server.url, team_user.username, "/sessions/new/")
+    page.get_by_label("Date").fill("2026-12-01")
+    page.get_by_label("Location").fill("CPS headquarters")
+    page.get_by_label("Find demands by title or category").fill("personnel")
+    page.get_by_role("button", name="Find demands").click()
+    first = Demand.objects.get(slug=DEMAND)
+    page.get_by_label(re.compile(re.escape(first.title))).check()
+    page.get_by_label("Find demands by title or category").fill("secret plan")
+    page.get_by_role("button", name="Find demands").click()
+    expect(page.get_by_label(re.compile(re.escape(first.title)))).to_be_checked()
+    expect(page.get_by_label("Location")).to_have_value("CPS headquarters")
+    page.get_by_label(re.compile("Secret plan")).check()
+    page.get_by_role("button", name="Record session").click()
+    expect(page).to_have_url(re.compile(r"/sessions/#session-\d+$"))
+    session = BargainingSession.objects.get()
+    assert set(session.demands.values_list("slug", flat=True)) == {DEMAND, "secret-plan"}
+    assert session.location == "CPS headquarters"

@@ -108,6 +108,28 @@ def test_print_the_bulletin_to_pdf_with_every_public_demand(live_server, site: P
     assert len(reader.pages) >= categories, "one page per category"
 
 
+def test_a_long_bulletin_prints_a_page_at_a_time_saying_which(live_server, site: Page, campaign, tmp_path):
+    from pypdf import PdfReader
+
+    from demands.views import BULLETIN_PAGE_SIZE
+
+    category = Demand.objects.get(slug="appropriate-personnel").category
+    DemandFactory.create_batch(BULLETIN_PAGE_SIZE, category=category)
+    site.goto(live_server.url + "/bulletin/")
+    expect(site.get_by_text("Page 1 of 2", exact=True).first).to_be_visible()
+    site.get_by_role("link", name="Next").click()
+    expect(site).to_have_url(f"{live_server.url}/bulletin/?page=2")
+    pdf = tmp_path / "page-2.pdf"
+    site.pdf(path=str(pdf), format="Letter")
+    text = re.sub(r"\s+", "", "".join(page.extract_text() for page in PdfReader(pdf).pages))
+    assert "Page2of2" in text, "the printed page says which page it is"
+    assert "Previous" not in text and "Printonecategory" not in text, "the page links are not printed"
+    site.goto(live_server.url + "/bulletin/")
+    site.get_by_role("navigation", name="Print one category").get_by_role("link").nth(1).click()
+    expect(site).to_have_url(re.compile(r"/bulletin/\?category=[-\w]+$"))
+    expect(site.get_by_text("Page 1 of", exact=False)).to_have_count(0)
+
+
 def test_a_refused_status_change_shows_its_message_in_view_with_focus(live_server, site: Page, campaign, team_user):
     sign_in(site, live_server.url, team_user.username, "/demands/appropriate-personnel/")
     status = site.get_by_label("New status")

@@ -241,3 +241,103 @@ def test_bulletin_shows_each_demands_latest_visible_change_loading_no_other(clie
     assert "Held move." in client.get("/bulletin/").content.decode()
     [listed] = demands_for_export(team_user, latest_change_only=True)
     assert [change.note for change in listed.visible_history] == ["Held move."]
+
+
+def more_demands(count: int, category, prefix: str = "More") -> None:
+    for index in range(count):
+        demand = DemandFactory(title=f"{prefix} demand {index:03d}", category=category)
+        StatusChangeFactory(demand=demand, note="Proposed.")
+        EvidenceLinkFactory(demand=demand, evidence=EvidenceFactory(title=f"{prefix} report {index}"), claim="it")
+
+
+def printed(response) -> list[str]:
+    assert response.status_code == 200, response.content[:500]
+    return [demand.slug for demand in response.context["page_obj"]]
+
+
+def test_the_bulletin_prints_a_full_page_of_demands_on_one_page(client, demands):
+    from demands.views import BULLETIN_PAGE_SIZE
+
+    more_demands(BULLETIN_PAGE_SIZE - 2, demands["workers"].category)  # the fixture's two public ones, and these
+    response = client.get("/bulletin/")
+    assert len(printed(response)) == BULLETIN_PAGE_SIZE
+    body = response.content.decode()
+    assert 'class="pagination"' not in body and "Page 1 of" not in body
+    assert f"{BULLETIN_PAGE_SIZE} demands" in body
+
+
+def test_the_bulletin_prints_a_page_at_a_time_under_the_counts_of_every_demand(client, demands):
+    from demands.views import BULLETIN_PAGE_SIZE
+
+    more_demands(BULLETIN_PAGE_SIZE - 1, demands["workers"].category)  # one more than a page
+    first = client.get("/bulletin/")
+    body = first.content.decode()
+    assert len(printed(first)) == BULLETIN_PAGE_SIZE
+    assert f"{BULLETIN_PAGE_SIZE + 1} demands" in body  # the counts are of all of them, not of the page
+    assert '<p class="meta bulletin__page">Page 1 of 2</p>' in body
+    assert 'rel="next" href="?page=2"' in body
+    last = client.get("/bulletin/?page=2")
+    assert printed(last) == ["workers"]  # "Social workers…" sorts after "More demand…" in Staffing
+    assert f"{BULLETIN_PAGE_SIZE + 1} demands" in last.content.decode()
+    assert "Page 2 of 2" in last.content.decode() and 'rel="next"' not in last.content.decode()
+    assert printed(client.get("/bulletin/?page=3")) == ["workers"], "one past the last page prints the last"
+    for bad in ("0", "-1", "abc", "9" * 30):
+        assert len(printed(client.get(f"/bulletin/?page={bad}"))) in (1, BULLETIN_PAGE_SIZE), bad
+    assert printed(client.get("/bulletin/?page=abc")) == printed(first)
+
+
+def test_the_bulletin_prints_one_category_on_its_own_with_its_counts(client, demands):
+    response = client.get("/bulletin/?category=holistic-safety")
+    assert printed(response) == ["training"]
+    body = response.content.decode()
+    assert "1 demand:" in body and "Social workers" not in body
+    assert '<span aria-current="page">Holistic safety</span>' in body
+    assert '<a href="?category=staffing">Staffing</a>' in body
+    everything = client.get("/bulletin/").content.decode()
+    assert "2 demands:" in everything and '<a href="?category=holistic-safety">Holistic safety</a>' in everything
+
+
+def test_the_bulletin_refuses_an_unknown_category_by_name(client, demands):
+    response = client.get("/bulletin/?category=no-such-thing")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Category: Select a valid choice." in body
+    assert "Social workers" not in body and 'href="/bulletin/"' in body
+
+
+def test_the_bulletin_hides_a_category_only_the_team_sees(client, team_user):
+    hidden = CategoryFactory(name="Strategy", slug="strategy")
+    DemandFactory(title="Strike fund", category=hidden, visibility=Visibility.TEAM)
+    DemandFactory(title="Nurses", category=CategoryFactory(name="Health", slug="health"))
+    DemandFactory(title="Clinics", category=CategoryFactory(name="Care", slug="care"))
+    assert "Strategy" not in client.get("/bulletin/").content.decode()
+    assert printed(client.get("/bulletin/?category=strategy")) == []
+    client.force_login(team_user)
+    assert '<a href="?category=strategy">Strategy</a>' in client.get("/bulletin/").content.decode()
+
+
+def test_the_spanish_bulletin_pages_in_spanish(client, demands):
+    from demands.views import BULLETIN_PAGE_SIZE
+
+    more_demands(BULLETIN_PAGE_SIZE - 1, demands["workers"].category)
+    body = client.get("/es/bulletin/?page=2").content.decode()
+    assert "Página 2 de 2" in body and "Imprimir una categoría:" in body
+
+
+@pytest.mark.parametrize("url", ["/bulletin/", "/bulletin/?page=2", "/bulletin/?category=staffing"])
+def test_the_bulletins_queries_are_the_same_at_ten_and_at_sixty_demands(client, team_user, url):
+    staffing, safety = CategoryFactory(slug="staffing"), CategoryFactory(slug="safety")
+    more_demands(5, staffing, "Staff")
+    more_demands(5, safety, "Safe")
+
+    def counted() -> tuple[int, int]:
+        public = queries_for(client, url)
+        client.force_login(team_user)
+        team = queries_for(client, url)
+        client.logout()
+        return public, team
+
+    few = counted()
+    more_demands(25, staffing, "Later staff")
+    more_demands(25, safety, "Later safe")
+    assert counted() == few

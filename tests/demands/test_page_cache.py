@@ -60,6 +60,13 @@ def test_the_demand_page_is_cached_per_url(client, demand, django_assert_num_que
     assert rendered(client, f"{demand.get_absolute_url()}?history=2"), "another query string is another page"
 
 
+def test_the_bulletin_is_cached_per_page_and_category(client, demand, django_assert_num_queries):
+    for url in ("/bulletin/", "/bulletin/?page=2", f"/bulletin/?category={demand.category.slug}"):
+        assert rendered(client, url), f"{url} is a page of its own"
+        assert not rendered(client, url), f"{url} comes from the cache the second time"
+    assert rendered(client, "/es/bulletin/?page=2"), "the Spanish page is another page"
+
+
 def test_a_signed_in_viewer_is_never_served_from_the_cache(client, team_user, member_user, demand):
     client.get(demand.get_absolute_url())  # cached for anonymous visitors
     for user in (team_user, member_user):
