@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.forms.models import fields_for_model, model_to_dict
 from django.utils.translation import gettext_lazy as _
 
-from demands.forms import hold_choice, hold_field
+from demands.forms import embargo_field, hold_choice, hold_field
 from demands.models import BargainingSession, Category, Demand, Side, Status, Visibility
 from demands.selectors import demands_by_category
 
@@ -198,6 +198,7 @@ class OutcomeForm(forms.Form):
     to_status = forms.ChoiceField(required=False, label="Status change")
     note = forms.CharField(required=False, label="Public note on the status change")
     hold = hold_field()
+    embargo_until = embargo_field()
 
     def __init__(self, *args: Any, demand: Demand, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"demand": demand.pk, "version": demand.version})
@@ -227,4 +228,5 @@ class OutcomeForm(forms.Form):
             "to_status": data.get("to_status") or None,
             "note": data.get("note", ""),
             "hold": hold_choice(data),
+            "embargo_until": data.get("embargo_until"),
         }

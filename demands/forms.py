@@ -440,6 +440,7 @@ class AgreementSignForm(forms.Form):
         error_messages={"required": "Give the date it was signed."},
     )
     hold = hold_field()
+    embargo_until = embargo_field()
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, demand: Demand, agreement: TentativeAgreement | None = None, **kwargs: Any) -> None:
@@ -464,6 +465,7 @@ class AgreementSignForm(forms.Form):
             expected_version=self.cleaned_data["version"],
             by=by,
             hold=hold_choice(self.cleaned_data),
+            embargo_until=self.cleaned_data["embargo_until"],
         )
 
 
@@ -494,6 +496,7 @@ class VoteForm(forms.Form):
         error_messages={"required": "Tick the demands whose tentative agreements the vote covers."},
     )
     hold = hold_field()
+    embargo_until = embargo_field()
 
     def __init__(self, *args: Any, demands: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -516,6 +519,7 @@ class VoteForm(forms.Form):
             abstain=0 if data["abstain"] is None else data["abstain"],
             eligible=data["eligible"],
             hold=hold_choice(data),
+            embargo_until=data["embargo_until"],
         )
 
 

@@ -947,9 +947,11 @@ def agreement_sign(
     by: User | None,
     session_id: int | None = None,
     hold: bool | None = None,
+    embargo_until: datetime.datetime | None = None,
 ) -> TentativeAgreement:
     """One side initials the agreement. The second signature reaches it: the demand moves to
-    `tentative_agreement` in the same transaction, and the language is locked."""
+    `tentative_agreement` in the same transaction, and the language is locked. `hold` and `embargo_until` hold
+    that move (a first signature alone is never shown to members)."""
     signed_by = signed_by.strip()
     errors: dict[str, list[str]] = {}
     if side not in Side.values:
@@ -989,6 +991,7 @@ def agreement_sign(
                 occurred_at=_moment_of(max(agreement.union_signed_on, agreement.board_signed_on), demand),
                 agreement_id=agreement.pk,
                 hold=hold,
+                embargo_until=embargo_until,
             )
         else:
             _bump_version(demand, by)
@@ -1044,10 +1047,17 @@ def _vote_note(vote: RatificationVote, language: str) -> str:
 
 
 def vote_record(
-    *, held_on: datetime.date, demand_ids: Iterable[int], by: User | None, hold: bool | None = None, **counts: Any
+    *,
+    held_on: datetime.date,
+    demand_ids: Iterable[int],
+    by: User | None,
+    hold: bool | None = None,
+    embargo_until: datetime.datetime | None = None,
+    **counts: Any,
 ) -> RatificationVote:
     """Record the members' vote on the tentative agreements of `demand_ids`. Passed (yes > no) ratifies every
-    covered demand; failed sends each back to `countered`. All or nothing, in one transaction."""
+    covered demand; failed sends each back to `countered`. All or nothing, in one transaction. `hold` and
+    `embargo_until` hold the result (every move it makes) until it is published, e.g. after a press conference."""
     refuse_unknown_fields(counts, VOTE_COUNTS)
     cleaned = _clean_vote_counts(counts)
     _refuse_future("held_on", held_on, "A vote")
@@ -1088,6 +1098,7 @@ def vote_record(
                 occurred_at=_moment_of(held_on, demand),
                 vote_id=vote.pk,
                 hold=hold,
+                embargo_until=embargo_until,
             )
     return vote
 
@@ -1095,7 +1106,7 @@ def vote_record(
 def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, Any]], by: User | None) -> int:
     """Record what happened at a session on its demands, all or nothing: for each demand discussed, the
     proposal passed (`proposal`: the fields of `proposal_create`) and/or a status change (`to_status`, `note`),
-    both held if `hold` says so (as `demand_transition` and `proposal_create` hold).
+    both held if `hold` or `embargo_until` says so (as `demand_transition` and `proposal_create` hold).
 
     Each outcome names `demand_id` and the `expected_version` the recorder saw. Errors are keyed by the
     outcome's position (`0.language`). Returns how many proposals and status changes were written."""
@@ -1115,6 +1126,7 @@ def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, 
                         session_id=session.pk,
                         exchanged_on=session.held_on,
                         hold=outcome.get("hold"),
+                        embargo_until=outcome.get("embargo_until"),
                         **outcome["proposal"],
                     )
                     version = Demand.objects.values_list("version", flat=True).get(pk=demand_id)
@@ -1128,6 +1140,7 @@ def session_outcomes_record(*, session_id: int, outcomes: Iterable[Mapping[str, 
                         note=outcome.get("note", ""),
                         session_id=session.pk,
                         hold=outcome.get("hold"),
+                        embargo_until=outcome.get("embargo_until"),
                     )
                     written += 1
             except ValidationFailed as error:

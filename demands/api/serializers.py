@@ -864,6 +864,7 @@ class SignInputSerializer(StrictInputSerializer):
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Bargaining session id."
     )
     hold = hold_field()
+    embargo_until = embargo_field()
     version = VersionField()
 
 
@@ -878,6 +879,7 @@ class VoteInputSerializer(StrictInputSerializer):
         min_value=0, max_value=MAX_VERSION, help_text="yes + no + abstain may not exceed it."
     )
     hold = hold_field()
+    embargo_until = embargo_field()
     demands = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         min_length=1,

@@ -538,6 +538,7 @@ class DemandViewSet(
             expected_version=_expected_version(header_version, data.get("version")),
             by=request.user,
             hold=data.get("hold"),
+            embargo_until=data.get("embargo_until"),
         )
         return self._agreement_response(demand)
 

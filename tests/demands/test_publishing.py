@@ -21,7 +21,7 @@ from demands.services import (
     embargoes_publish,
     vote_record,
 )
-from tests.factories import DemandFactory, MemberFactory, UserFactory
+from tests.factories import BargainingSessionFactory, DemandFactory, MemberFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -320,3 +320,116 @@ def test_held_page_shows_fifty_a_page_oldest_first_with_the_same_queries(team_us
     second = team.get("/held/", {"page": 2}).content.decode()
     assert f'id="held-{rest[-1].pk}"' in second and f'id="held-{first.pk}"' not in second
     assert team.get("/held/", {"page": "nonsense"}).status_code == 200
+
+
+def _reach_agreement(demand, team_user, api, *, embargo_until=None):
+    """Set the language and sign for both sides through the API, the board's signature with `embargo_until`."""
+    agreement_set_language(demand_id=demand.pk, language="One counselor per 250.", expected_version=1, by=team_user)
+    today = timezone.localdate().isoformat()
+    responses = []
+    for side in ("union", "board"):
+        version = Demand.objects.get(pk=demand.pk).version
+        data = {"side": side, "signed_by": f"{side} lead", "signed_on": today, "version": version}
+        if side == "board" and embargo_until is not None:
+            data["embargo_until"] = embargo_until
+        responses.append(api.post(f"/api/v1/demands/{demand.pk}/agreement/sign/", data, format="json"))
+    return responses
+
+
+def test_an_embargoed_signature_holds_the_agreement_until_its_time(demand, team_user, member_user, api_client):
+    at = timezone.now() + datetime.timedelta(hours=2)
+    union, board = _reach_agreement(demand, team_user, api_client(team_user), embargo_until=at.isoformat())
+    assert (union.status_code, board.status_code) == (200, 200), board.json()
+    reached = StatusChange.objects.get(demand=demand, to_status=Status.TENTATIVE_AGREEMENT)
+    assert reached.published_at is None and reached.embargo_until == at
+    assert not agreements_visible_to(member_user).exists()
+    member_view = api_client(member_user).get(f"/api/v1/demands/{demand.pk}/").json()
+    assert member_view["status"] == Status.PROPOSED
+    assert not embargoes_publish(now=at - datetime.timedelta(seconds=1))
+    assert embargoes_publish(now=at).change_ids == [reached.pk]
+    assert agreements_visible_to(member_user).get().is_reached
+    assert api_client(member_user).get(f"/api/v1/demands/{demand.pk}/").json()["status"] == Status.TENTATIVE_AGREEMENT
+
+
+def test_a_signature_embargoed_into_the_past_is_refused_and_signs_nothing(demand, team_user, api_client):
+    past = timezone.now() - datetime.timedelta(seconds=1)
+    union, board = _reach_agreement(demand, team_user, api_client(team_user), embargo_until=past.isoformat())
+    assert union.status_code == 200
+    assert board.status_code == 400 and "embargo_until" in board.json()["errors"]
+    assert not TentativeAgreement.objects.get(demand=demand).is_reached
+    assert not StatusChange.objects.filter(demand=demand).exists()
+
+
+def _signed(slug: str) -> Demand:
+    signed = DemandFactory(slug=slug, status=Status.TENTATIVE_AGREEMENT)
+    TentativeAgreement.objects.create(demand=signed, language="x", reached_at=timezone.now())
+    return signed
+
+
+def test_a_vote_result_embargoed_until_the_press_conference_moves_nothing_members_see_before_it(
+    team_user, member_user, api_client
+):
+    first, second = _signed("first"), _signed("second")
+    at = timezone.now() + datetime.timedelta(minutes=30)
+    vote = {"held_on": timezone.localdate().isoformat(), "yes": 9, "no": 1, "eligible": 12}
+    response = api_client(team_user).post(
+        "/api/v1/votes/", {**vote, "demands": [first.pk, second.pk], "embargo_until": at.isoformat()}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    moves = StatusChange.objects.filter(vote__isnull=False)
+    assert moves.count() == 2 and not moves.filter(published_at__isnull=False).exists()
+    assert set(moves.values_list("embargo_until", flat=True)) == {at}
+    assert not votes_visible_to(member_user).exists()
+    shown = Demand.objects.visible_to(Audience.MEMBERS).filter(pk__in=[first.pk, second.pk])
+    assert {d.status for d in shown} == {Status.TENTATIVE_AGREEMENT}
+    assert not embargoes_publish(now=at - datetime.timedelta(seconds=1))
+    assert sorted(embargoes_publish(now=at).change_ids) == sorted(moves.values_list("pk", flat=True))
+    assert votes_visible_to(member_user).count() == 1
+    shown = Demand.objects.visible_to(Audience.MEMBERS).filter(pk__in=[first.pk, second.pk])
+    assert {d.status for d in shown} == {Status.RATIFIED}
+
+
+def test_a_vote_embargoed_into_the_past_is_refused_and_records_nothing(team_user, api_client):
+    covered = _signed("covered")
+    vote = {"held_on": timezone.localdate().isoformat(), "yes": 9, "no": 1, "eligible": 12, "demands": [covered.pk]}
+    response = api_client(team_user).post(
+        "/api/v1/votes/", {**vote, "embargo_until": timezone.now().isoformat()}, format="json"
+    )
+    assert response.status_code == 400 and "embargo_until" in response.json()["errors"]
+    assert not votes_visible_to(team_user).exists()
+    assert Demand.objects.get(pk=covered.pk).status == Status.TENTATIVE_AGREEMENT
+
+
+def test_the_sign_vote_and_session_outcome_forms_take_an_embargo(demand, team_user):
+    team = _team_client(team_user)
+    soon = (timezone.localtime() + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    agreement_set_language(demand_id=demand.pk, language="Agreed.", expected_version=1, by=team_user)
+    today = timezone.localdate().isoformat()
+    for side in ("union", "board"):
+        demand.refresh_from_db()
+        data = {"side": side, "signed_by": f"{side} lead", "signed_on": today, "version": demand.version}
+        assert team.post(f"/demands/{demand.slug}/agreement/sign/", {**data, "embargo_until": soon}).status_code == 302
+    reached = StatusChange.objects.get(demand=demand, to_status=Status.TENTATIVE_AGREEMENT)
+    assert reached.published_at is None and reached.embargo_until is not None
+
+    covered = _signed("covered")
+    vote = {"held_on": today, "yes": 9, "no": 1, "abstain": 0, "eligible": 12, "demands": [covered.pk]}
+    assert team.post("/votes/new/", {**vote, "embargo_until": soon}).status_code == 302
+    ratified = StatusChange.objects.get(demand=covered, to_status=Status.RATIFIED)
+    assert ratified.published_at is None and ratified.embargo_until is not None
+
+    discussed = DemandFactory(slug="discussed", status=Status.PROPOSED)
+    session = BargainingSessionFactory(held_on=timezone.localdate())
+    session.demands.add(discussed)
+    prefix = f"demand-{discussed.pk}"
+    fields = {
+        "demand": discussed.pk,
+        "version": discussed.version,
+        "visibility": "public",
+        "to_status": Status.COUNTERED,
+    }
+    outcome = {f"{prefix}-{name}": value for name, value in fields.items()}
+    outcomes_url = f"/sessions/{session.pk}/outcomes/"
+    assert team.post(outcomes_url, {**outcome, f"{prefix}-embargo_until": soon}).status_code == 302
+    countered = StatusChange.objects.get(demand=discussed)
+    assert countered.published_at is None and countered.embargo_until is not None
