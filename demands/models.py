@@ -314,7 +314,30 @@ class Demand(models.Model):
         return f"Current status: {current}. Allowed next statuses: {nexts}."
 
 
-class StatusChange(models.Model):
+class Publishable(models.Model):
+    """What can be held: a status change, and a proposal (which may move nothing). Empty `published_at` while
+    held: only the team sees it (each queryset's `published()`). Holding is a deliberate act of the services
+    (`demand_transition`, `proposal_create`); a row written any other way is published as it is written."""
+
+    published_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        default=timezone.now,
+        db_index=True,
+        help_text="When members and the public could first see it; empty while held.",
+    )
+    embargo_until = models.DateTimeField(
+        null=True, blank=True, help_text="A held item is published when this time passes."
+    )
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class StatusChange(Publishable):
     """One move of a demand from one status to another; append-only."""
 
     demand = models.ForeignKey(Demand, on_delete=models.PROTECT, related_name="status_changes")
@@ -346,21 +369,6 @@ class StatusChange(models.Model):
     )
     vote = models.ForeignKey(
         "RatificationVote", on_delete=models.PROTECT, null=True, blank=True, related_name="status_changes"
-    )
-    # Empty while held: only the team sees it (`StatusChangeQuerySet.published`). Holding is a deliberate act
-    # of `demand_transition`; a row written any other way is published as it is written.
-    published_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        default=timezone.now,
-        db_index=True,
-        help_text="When members and the public could first see it; empty while held.",
-    )
-    embargo_until = models.DateTimeField(
-        null=True, blank=True, help_text="A held change is published when this time passes."
-    )
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
     history = change_log("status change", "status changes")
@@ -617,7 +625,7 @@ def held_proposals() -> "ProposalQuerySet":
     return Proposal.objects.filter(published_at__isnull=True)
 
 
-class Proposal(models.Model):
+class Proposal(Publishable):
     """One written pass of contract language on a demand, by one side, numbered per demand from 1."""
 
     demand = models.ForeignKey(Demand, on_delete=models.PROTECT, related_name="proposals")
@@ -642,21 +650,6 @@ class Proposal(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # Empty while held, as a status change's: `proposal_create` holds it with the move it makes, or on its own
-    # when it moves nothing.
-    published_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        default=timezone.now,
-        db_index=True,
-        help_text="When members and the public could first see it; empty while held.",
-    )
-    embargo_until = models.DateTimeField(
-        null=True, blank=True, help_text="A held proposal is published when this time passes."
-    )
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
 
     history = change_log("proposal", "proposals")
     _history_user: "User | None"  # simple_history records it as the author; the services set it
