@@ -592,27 +592,31 @@ def held_list(request: HttpRequest) -> HttpResponse:
     return render(request, "demands/held.html", {"held": page})
 
 
+def _publish_from_held_list(request: HttpRequest, publish: Callable[[], Any], what: str) -> HttpResponse:
+    """Publish one held item from `/held/` (never the recorder's own: the service refuses, as 403)."""
+    try:
+        publish()
+    except Forbidden as error:
+        raise PermissionDenied(error.message) from error
+    messages.success(request, f"Published: {what}.")
+    return redirect("demands:held_list")
+
+
 @require_POST
 @team_required
 def held_publish(request: HttpRequest, pk: int) -> HttpResponse:
-    """POST from the held page: publish one held change (never the recorder's own)."""
+    """POST from the held page: publish one held change."""
     change = get_object_or_404(held_status_changes(), pk=pk)
-    try:
-        change_publish(change_id=change.pk, by=request.user)
-    except Forbidden as error:
-        raise PermissionDenied(error.message) from error
-    messages.success(request, f"Published: {change.headline}.")
-    return redirect("demands:held_list")
+    return _publish_from_held_list(
+        request, lambda: change_publish(change_id=change.pk, by=request.user), change.headline
+    )
 
 
 @require_POST
 @team_required
 def held_proposal_publish(request: HttpRequest, pk: int) -> HttpResponse:
-    """POST from the held page: publish one held proposal (never the recorder's own)."""
+    """POST from the held page: publish one held proposal that moves nothing."""
     proposal = get_object_or_404(held_proposals_on_their_own(), pk=pk)
-    try:
-        proposal_publish(proposal_id=proposal.pk, by=request.user)
-    except Forbidden as error:
-        raise PermissionDenied(error.message) from error
-    messages.success(request, f"Published: {proposal}.")
-    return redirect("demands:held_list")
+    return _publish_from_held_list(
+        request, lambda: proposal_publish(proposal_id=proposal.pk, by=request.user), str(proposal)
+    )
