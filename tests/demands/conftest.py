@@ -1,7 +1,10 @@
+import os
+
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.core.cache import cache
 
-from demands.roles import MEMBERS_GROUP
+from demands.roles import MEMBERS_GROUP, TEAM_GROUP
 from tests import factories
 
 # What a narrow admin account is given: it may open and edit demands and evidence in the admin.
@@ -42,3 +45,23 @@ def staff_team_user(team_user) -> User:
     team_user.is_staff = True
     team_user.save()
     return _with_admin_permissions(team_user)
+
+
+@pytest.fixture
+def approver(db) -> User:
+    """A second bargaining-team account: it may publish what another team member recorded."""
+    user = factories.UserFactory(username="second-team-member")
+    user.groups.add(Group.objects.get_or_create(name=TEAM_GROUP)[0])
+    return user
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The page cache on real Redis, as in production, emptied before and after the test."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["TEST_REDIS_URL"]}
+    }
+    settings.PUBLIC_PAGE_CACHE_SECONDS = 600
+    cache.clear()
+    yield
+    cache.clear()

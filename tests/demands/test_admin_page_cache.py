@@ -2,8 +2,6 @@
 (real Redis, as in production), a staff account deletes or edits something it shows in the admin, and the next
 anonymous request shows the change. Every ModelAdmin of both apps deletes through `rows_delete`."""
 
-import os
-
 import pytest
 from django.contrib import admin
 from django.core.cache import cache
@@ -14,18 +12,7 @@ from demands.models import Demand, Evidence, Status
 from demands.pagecache import GENERATION_KEY
 from tests.factories import BargainingSessionFactory, DemandFactory, EvidenceFactory, StatusChangeFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def redis_cache(settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["TEST_REDIS_URL"]}
-    }
-    settings.PUBLIC_PAGE_CACHE_SECONDS = 600
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_cache")]
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 through the services replaces them at once; signed-in viewers never get them; a reload costs a 304."""
 
 import datetime
-import os
 
 import pytest
 from django.core.cache import cache
@@ -14,18 +13,7 @@ from demands.pagecache import GENERATION_KEY
 from demands.services import demand_transition, demand_update
 from tests.factories import DemandFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def redis_cache(settings):
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["TEST_REDIS_URL"]}
-    }
-    settings.PUBLIC_PAGE_CACHE_SECONDS = 600
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("redis_cache")]
 
 
 def rendered(client, url: str) -> bool:

@@ -6,7 +6,6 @@ import importlib
 
 import pytest
 from django.apps import apps
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 from simple_history.utils import get_history_model_for_model
@@ -15,7 +14,6 @@ from bargaining.digests.content import digest_changes_for
 from bargaining.digests.rendering import digest_render
 from demands.errors import Forbidden, ValidationFailed
 from demands.models import Demand, Proposal, Side, Status, StatusChange, Visibility
-from demands.roles import TEAM_GROUP
 from demands.selectors import held_items
 from demands.services import change_publish, embargoes_publish, proposal_create, proposal_publish
 from tests.factories import BargainingSessionFactory, DemandFactory, MemberFactory, UserFactory
@@ -24,13 +22,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 CANARY = "PROPOSAL-CANARY"
 TODAY = datetime.date.today
-
-
-@pytest.fixture
-def approver(db):
-    user = UserFactory(username="second-team-member")
-    user.groups.add(Group.objects.get_or_create(name=TEAM_GROUP)[0])
-    return user
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 from simple_history.utils import get_history_model_for_model
@@ -11,7 +10,6 @@ from simple_history.utils import get_history_model_for_model
 from bargaining.digests.content import digest_changes_for
 from demands.errors import Forbidden, ValidationFailed
 from demands.models import Audience, Demand, Status, StatusChange, TentativeAgreement
-from demands.roles import TEAM_GROUP
 from demands.selectors import agreements_visible_to, votes_visible_to
 from demands.services import (
     agreement_set_language,
@@ -21,18 +19,11 @@ from demands.services import (
     embargoes_publish,
     vote_record,
 )
-from tests.factories import BargainingSessionFactory, DemandFactory, MemberFactory, UserFactory
+from tests.factories import BargainingSessionFactory, DemandFactory, MemberFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 NOTE = "HELD-CANARY countered at the table"
-
-
-@pytest.fixture
-def approver(db):
-    user = UserFactory(username="second-team-member")
-    user.groups.add(Group.objects.get_or_create(name=TEAM_GROUP)[0])
-    return user
 
 
 @pytest.fixture
