@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from demands.admin import SiteAdminMixin
 from demands.errors import DomainError, ValidationFailed
 
-from .digests.preview import digest_preview, digest_send_test
+from .digests.preview import DigestReader, digest_next, digest_next_send_test
 from .forms import MemberImportForm
 from .models import Delivery, DigestRun, DigestSending, Member
 from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse, members_import
@@ -264,7 +264,8 @@ class DigestRunAdmin(SiteAdminMixin, admin.ModelAdmin):
         return back
 
     def preview_view(self, request: HttpRequest) -> HttpResponse:
-        """The digest a chosen member would get now, and "send a test digest to me"."""
+        """A chosen member's next digest as it will be sent (the team site's preview), and "send a test digest to
+        me"."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         query = request.GET.get("member", "").strip()
@@ -276,7 +277,7 @@ class DigestRunAdmin(SiteAdminMixin, admin.ModelAdmin):
                 messages.error(request, f"No member matches “{query}”.")
         if member is not None and request.method == "POST":
             try:
-                sent = digest_send_test(member=member, to=request.user.email)
+                sent = digest_next_send_test(reader=DigestReader.of(member), to=request.user.email)
             except DomainError as exc:
                 messages.error(request, exc.message)
             else:
@@ -285,17 +286,17 @@ class DigestRunAdmin(SiteAdminMixin, admin.ModelAdmin):
                 else:
                     messages.warning(request, "Nothing new for this member: no test digest sent.")
             return HttpResponseRedirect(request.get_full_path())
-        content = rendered = None
-        if member is not None:
-            content, rendered = digest_preview(member=member)
+        preview = digest_next(reader=DigestReader.of(member)) if member is not None else None
+        shown = preview.shown() if preview is not None else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Preview a member's digest",
             "query": query,
             "member": member,
-            "content": content,
-            "rendered": rendered,
+            "preview": preview,
+            "text": shown[0] if shown else "",
+            "html": shown[1] if shown else "",
         }
         return TemplateResponse(request, "admin/bargaining/digestrun/preview.html", context)
 

@@ -138,7 +138,7 @@ def main() -> None:
 
     from bargaining.digests.periods import digest_period
     from bargaining.digests.planning import digest_plan
-    from bargaining.digests.preview import digest_preview
+    from bargaining.digests.preview import DigestReader, digest_next
     from bargaining.digests.rendering import digest_message
     from bargaining.digests.sending import deliveries_send
     from bargaining.links import DigestLinks
@@ -203,7 +203,7 @@ def main() -> None:
 
         # Baseline: prebuilt messages of the same size as a real digest, one connection.
         sample = Member.objects.first()
-        _content, rendered = digest_preview(member=sample, frequency="weekly")
+        rendered = digest_next(reader=DigestReader.of(sample)).rendered  # a weekly member, as all of them
         site = "https://tracker.example.org/subscriptions/unsubscribe/Ab:" + "x" * 43 + "/"
         template = (
             digest_message(

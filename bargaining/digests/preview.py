@@ -1,5 +1,5 @@
-"""Previews: a member's next digest as it stands now (the admin), or exactly as it will be sent (the team
-site's `/digests/preview/`), on screen or as a test email."""
+"""Previews: a member's (or a kind of member's) next digest exactly as it will be sent, on screen (the team site's
+`/digests/preview/` and the admin's) or as a test email."""
 
 import datetime
 from dataclasses import dataclass
@@ -17,35 +17,6 @@ from .content import DigestContent, DigestSource, TopicKey, member_topic_key
 from .periods import FREQUENCIES, DigestError, digest_period
 from .planning import previous_digest_ends
 from .rendering import RenderedDigest, digest_message, digest_render, site_domain
-
-
-def digest_preview(*, member: Member, frequency: str | None = None) -> tuple[DigestContent, RenderedDigest | None]:
-    """What `member`'s next digest holds so far: from where their previous one ended (or where a first
-    digest starts) until now. The digest itself will stop at its period's boundary."""
-    frequency = frequency or (member.frequency if member.frequency in FREQUENCIES else Member.Frequency.WEEKLY)
-    now = timezone.now()
-    previous_end = previous_digest_ends().filter(member=member).values_list("run__window_end", flat=True).first()
-    window_start = previous_end or digest_period(frequency=frequency, now=now).window_start
-    source = DigestSource(since=window_start, until=now)
-    content = source.content_for(
-        window_start=window_start, window_end=now, topics=member_topic_key(member), language=member.digest_language
-    )
-    return content, None if content.is_empty else digest_render(content)
-
-
-def digest_send_test(*, member: Member, to: str, frequency: str | None = None) -> bool:
-    """Email `to` the digest `member` would get now; links lead to the site, not to the member's tokens.
-
-    Returns False when that digest would be empty (nothing is sent). Not recorded as a delivery.
-    """
-    if not to:
-        raise DigestError(NO_ADDRESS)
-    _content, rendered = digest_preview(member=member, frequency=frequency)
-    if rendered is None:
-        return False
-    _send_copy(rendered=rendered, to=to, label=str(member.pk))
-    return True
-
 
 NO_ADDRESS = "Your account has no email address: add one to receive a test digest."
 

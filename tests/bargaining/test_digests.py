@@ -14,11 +14,13 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.html import escape
 from django_celery_beat.models import PeriodicTask
 
 from bargaining.digests.content import DigestSource
 from bargaining.digests.periods import digest_period
 from bargaining.digests.planning import digest_plan
+from bargaining.digests.preview import DigestReader, digest_next
 from bargaining.digests.rendering import DigestTemplate, digest_message, digest_render
 from bargaining.digests.sending import RelayUnavailable, deliveries_send
 from bargaining.digests.sweeping import deliveries_sweep
@@ -393,6 +395,9 @@ def test_admin_shows_run_counts_preview_and_sends_a_test_digest(client, plan, ca
     assert preview.status_code == 200
     assert b"Counselors in every school" in preview.content
     assert SECRET.encode() not in preview.content
+    # The team site's preview, exactly: the digest as the run will send it, not a window until now.
+    text, _html = digest_next(reader=DigestReader.of(member)).shown()
+    assert escape(text).encode() in preview.content
     sent = client.post(f"/admin/bargaining/digestrun/preview/?member={member.pk}", {"send_test": "1"}, follow=True)
     assert sent.status_code == 200
     (message,) = mail.outbox
