@@ -11,15 +11,16 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from demands.admin import SiteAdminMixin
-from demands.errors import DomainError, ValidationFailed
+from demands.errors import ValidationFailed
 
-from .digests.preview import DigestReader, digest_next, digest_next_send_test
+from .digests.preview import DigestReader, digest_next
 from .forms import MemberImportForm
 from .models import Delivery, DigestRun, DigestSending, Member
 from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse, members_import
 from .selectors import digest_runs_counts
 from .services import digest_sending_pause, member_create, member_revoke_links, member_update
 from .tasks import digest_sending_resume_and_enqueue
+from .views import digest_preview_send_to_me
 
 # Rejected rows listed on the import page; the counts above them always cover every row.
 IMPORT_REPORT_ROWS_SHOWN = 500
@@ -276,15 +277,7 @@ class DigestRunAdmin(SiteAdminMixin, admin.ModelAdmin):
             if member is None:
                 messages.error(request, f"No member matches “{query}”.")
         if member is not None and request.method == "POST":
-            try:
-                sent = digest_next_send_test(reader=DigestReader.of(member), to=request.user.email)
-            except DomainError as exc:
-                messages.error(request, exc.message)
-            else:
-                if sent:
-                    messages.success(request, f"A test digest went to {request.user.email}.")
-                else:
-                    messages.warning(request, "Nothing new for this member: no test digest sent.")
+            digest_preview_send_to_me(request, DigestReader.of(member))
             return HttpResponseRedirect(request.get_full_path())
         preview = digest_next(reader=DigestReader.of(member)) if member is not None else None
         shown = preview.shown() if preview is not None else None

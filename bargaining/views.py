@@ -22,7 +22,7 @@ from demands.services import session_create, session_outcomes_record, session_up
 from demands.views import add_domain_error, team_required
 
 from .digests.content import digest_changes_for
-from .digests.preview import digest_next, digest_next_send_test
+from .digests.preview import DigestReader, digest_next, digest_next_send_test
 from .digests.rendering import RenderedDigest, digest_render
 from .forms import DigestPreviewForm, OutcomeForm, PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
@@ -125,6 +125,20 @@ def digest(request: HttpRequest, token: str) -> HttpResponse:
     return _private(HttpResponse(html))
 
 
+def digest_preview_send_to_me(request: HttpRequest, reader: DigestReader) -> None:
+    """ "Send this preview to me" (the team site's and the admin's): the reader's next digest to the signed-in
+    account's address, and a message saying what happened."""
+    try:
+        sent = digest_next_send_test(reader=reader, to=request.user.email)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if sent:
+            messages.success(request, f"This preview went to {request.user.email}.")
+        else:
+            messages.warning(request, "Nothing new for this reader: no preview sent.")
+
+
 @team_required
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -137,15 +151,7 @@ def digest_preview_view(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         reader = form.reader()
         if request.method == "POST":
-            try:
-                sent = digest_next_send_test(reader=reader, to=request.user.email)
-            except DomainError as exc:
-                messages.error(request, exc.message)
-            else:
-                if sent:
-                    messages.success(request, f"This preview went to {request.user.email}.")
-                else:
-                    messages.warning(request, "Nothing new for this reader: no preview sent.")
+            digest_preview_send_to_me(request, reader)
             return redirect(request.get_full_path())
         preview = digest_next(reader=reader)
     elif request.method == "POST":
