@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.apps import apps as global_apps
@@ -190,37 +191,38 @@ def test_no_demands_model_refers_to_bargaining():
     assert references == []
 
 
+RECORDED = datetime.datetime(2026, 3, 4, 5, 6, tzinfo=datetime.UTC)
+
+
+def _plant_change(apps) -> tuple[Any, Any]:
+    """A countered demand and its status change, recorded at `RECORDED`, in the models of `apps`."""
+    category = apps.get_model("demands", "Category").objects.create(name="Staffing", slug="staffing", position=1)
+    demand = apps.get_model("demands", "Demand").objects.create(
+        title="Nurses", slug="nurses", summary="s", category=category, status="countered"
+    )
+    StatusChange = apps.get_model("demands", "StatusChange")
+    change = StatusChange.objects.create(demand=demand, from_status="proposed", to_status="countered")
+    StatusChange.objects.filter(pk=change.pk).update(changed_at=RECORDED)
+    return demand, change
+
+
 @pytest.mark.django_db(transaction=True)
 def test_status_changes_recorded_before_occurred_at_happened_when_recorded(migrator, fresh_content_types):
     old_state = migrator.apply_initial_migration(("demands", "0004_change_logs"))
-    Category = old_state.apps.get_model("demands", "Category")
-    Demand = old_state.apps.get_model("demands", "Demand")
-    StatusChange = old_state.apps.get_model("demands", "StatusChange")
-    category = Category.objects.create(name="Staffing", slug="staffing", position=1)
-    demand = Demand.objects.create(title="Nurses", slug="nurses", summary="s", category=category, status="countered")
-    change = StatusChange.objects.create(demand=demand, from_status="proposed", to_status="countered")
-    recorded = datetime.datetime(2026, 3, 4, 5, 6, tzinfo=datetime.UTC)
-    StatusChange.objects.filter(pk=change.pk).update(changed_at=recorded)
+    _demand, change = _plant_change(old_state.apps)
 
     new_state = migrator.apply_tested_migration(("demands", "0005_bargaining_at_the_table"))
     moved = new_state.apps.get_model("demands", "StatusChange").objects.get(pk=change.pk)
-    assert moved.occurred_at == recorded
+    assert moved.occurred_at == RECORDED
 
 
 @pytest.mark.django_db(transaction=True)
 def test_everything_recorded_before_publishing_was_published_when_recorded(migrator, fresh_content_types):
     old_state = migrator.apply_initial_migration(("demands", "0007_spanish_versions"))
-    Category = old_state.apps.get_model("demands", "Category")
-    Demand = old_state.apps.get_model("demands", "Demand")
-    StatusChange = old_state.apps.get_model("demands", "StatusChange")
-    category = Category.objects.create(name="Staffing", slug="staffing", position=1)
-    demand = Demand.objects.create(title="Nurses", slug="nurses", summary="s", category=category, status="countered")
-    change = StatusChange.objects.create(demand=demand, from_status="proposed", to_status="countered")
-    recorded = datetime.datetime(2026, 3, 4, 5, 6, tzinfo=datetime.UTC)
-    StatusChange.objects.filter(pk=change.pk).update(changed_at=recorded)
+    demand, change = _plant_change(old_state.apps)
 
     new_state = migrator.apply_tested_migration(("demands", "0008_publishing"))
-    assert new_state.apps.get_model("demands", "StatusChange").objects.get(pk=change.pk).published_at == recorded
+    assert new_state.apps.get_model("demands", "StatusChange").objects.get(pk=change.pk).published_at == RECORDED
     assert new_state.apps.get_model("demands", "Demand").objects.get(pk=demand.pk).published_status == "countered"
 
 
