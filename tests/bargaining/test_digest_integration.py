@@ -90,21 +90,22 @@ class SmtpSink:
         # Rules are reloaded on mtime change; make sure a rewrite within the same tick is noticed.
         os.utime(path, ns=(time.time_ns(), time.time_ns()))
 
-    def messages(self) -> list[dict]:
-        path = self.dir / "messages.jsonl"
+    def _records(self, name: str) -> list[dict]:
+        path = self.dir / name
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        # Only whole lines: the sink may be writing the last one as this reads.
+        complete, _partial = path.read_text().rpartition("\n")[::2]
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+    def messages(self) -> list[dict]:
+        return self._records("messages.jsonl")
 
     def received(self) -> Counter[str]:
         return Counter(rcpt for message in self.messages() for rcpt in message["rcpt"])
 
     def refusals(self) -> Counter[tuple[str, int]]:
-        path = self.dir / "refusals.jsonl"
-        if not path.exists():
-            return Counter()
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return Counter((row["rcpt"], row["code"]) for row in rows)
+        return Counter((row["rcpt"], row["code"]) for row in self._records("refusals.jsonl"))
 
 
 class Worker:
