@@ -1,6 +1,7 @@
 """Planning at scale: one statement for the deliveries, batches read back along the index, the window rule once."""
 
 import datetime
+import threading
 
 import pytest
 from django.db import connection
@@ -85,6 +86,34 @@ def test_planning_again_adds_only_members_not_planned_yet():
     again = digest_plan(frequency="weekly", now=NOW)
     assert again.run == first.run
     assert again.run.deliveries.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_planners_at_once_plan_each_member_once():
+    """The run's row lock keeps the second planner waiting until the first commits; its anti-join then sees
+    the first's deliveries (and no unique-constraint error is raised)."""
+    digest_plan(frequency="weekly", now=NOW)  # the run exists: neither planner waits on creating it
+    members = Member.objects.bulk_create(Member(email=f"member{i}@example.org") for i in range(3000))
+    start, plans, errors = threading.Barrier(2), [], []
+
+    def plan() -> None:
+        try:
+            start.wait()
+            plans.append(digest_plan(frequency="weekly", now=NOW))
+        except Exception as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=plan) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({result.run.pk for result in plans}) == 1
+    assert Delivery.objects.count() == len(members)
+    assert sorted(result.pending for result in plans) == [len(members), len(members)]
 
 
 def test_pending_batches_yield_every_pending_delivery_once_in_order():
