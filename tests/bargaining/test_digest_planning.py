@@ -1,7 +1,6 @@
 """Planning at scale: one statement for the deliveries, batches read back along the index, the window rule once."""
 
 import datetime
-import threading
 
 import pytest
 from django.db import connection
@@ -10,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from bargaining.digests.periods import digest_period
 from bargaining.digests.planning import digest_plan, member_window_start, pending_delivery_batches
 from bargaining.models import Delivery, DigestRun, Member
+from tests.concurrency import at_once
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,23 +94,8 @@ def test_two_planners_at_once_plan_each_member_once():
     the first's deliveries (and no unique-constraint error is raised)."""
     digest_plan(frequency="weekly", now=NOW)  # the run exists: neither planner waits on creating it
     members = Member.objects.bulk_create(Member(email=f"member{i}@example.org") for i in range(3000))
-    start, plans, errors = threading.Barrier(2), [], []
-
-    def plan() -> None:
-        try:
-            start.wait()
-            plans.append(digest_plan(frequency="weekly", now=NOW))
-        except Exception as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=plan) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    plans = at_once(*[lambda: digest_plan(frequency="weekly", now=NOW)] * 2)
+    assert not [plan for plan in plans if isinstance(plan, Exception)], plans
     assert len({result.run.pk for result in plans}) == 1
     assert Delivery.objects.count() == len(members)
     assert sorted(result.pending for result in plans) == [len(members), len(members)]

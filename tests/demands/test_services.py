@@ -1,5 +1,3 @@
-import threading
-
 import pytest
 from django.db import connection
 
@@ -14,6 +12,7 @@ from demands.services import (
     resolution_create,
     resolution_update,
 )
+from tests.concurrency import at_once
 from tests.factories import BargainingSessionFactory, CategoryFactory, DemandFactory, EvidenceFactory
 
 pytestmark = pytest.mark.django_db
@@ -169,25 +168,13 @@ def test_update_refuses_status_edits(team_user):
 def test_concurrent_transitions_on_one_version_let_exactly_one_win(team_user):
     assert connection.vendor == "postgresql"
     demand = DemandFactory(status=Status.PROPOSED)
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def attempt(target: str) -> None:
-        barrier.wait()
-        try:
-            demand_transition(demand_id=demand.pk, to_status=target, expected_version=1, by=None)
-            outcomes.append("won")
-        except StaleVersion:
-            outcomes.append("stale")
-        finally:
-            connection.close()
+    def attempt(target: str) -> str:
+        demand_transition(demand_id=demand.pk, to_status=target, expected_version=1, by=None)
+        return "won"
 
-    threads = [threading.Thread(target=attempt, args=(t,)) for t in (Status.COUNTERED, Status.TENTATIVE_AGREEMENT)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    outcomes = at_once(lambda: attempt(Status.COUNTERED), lambda: attempt(Status.TENTATIVE_AGREEMENT))
+    outcomes = ["stale" if isinstance(outcome, StaleVersion) else outcome for outcome in outcomes]
     assert sorted(outcomes) == ["stale", "won"]
     demand.refresh_from_db()
     assert demand.version == 2

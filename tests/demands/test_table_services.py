@@ -1,10 +1,8 @@
 """Bargaining at the table through the services: proposals, tentative agreements, votes, backdated moves."""
 
 import datetime
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from demands.errors import Conflict, InvalidTransition, StaleVersion, ValidationFailed
@@ -17,6 +15,7 @@ from demands.services import (
     proposal_create,
     vote_record,
 )
+from tests.concurrency import at_once
 from tests.factories import BargainingSessionFactory, DemandFactory
 
 TODAY = datetime.date.today
@@ -179,31 +178,19 @@ def test_two_signers_at_once_reach_one_agreement(team_user):
     agreement_set_language(demand_id=demand.pk, language="Agreed.", expected_version=_version(demand), by=team_user)
     _sign(demand, team_user, "union")
     version = _version(demand)
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def sign() -> None:
-        try:
-            barrier.wait(timeout=10)
-            agreement_sign(
-                demand_id=demand.pk,
-                side="board",
-                signed_by="Board negotiator",
-                signed_on=TODAY(),
-                expected_version=version,
-                by=team_user,
-            )
-            outcomes.append("signed")
-        except (Conflict, StaleVersion) as exc:
-            outcomes.append(type(exc).__name__)
-        finally:
-            connection.close()
+    def sign() -> str:
+        agreement_sign(
+            demand_id=demand.pk,
+            side="board",
+            signed_by="Board negotiator",
+            signed_on=TODAY(),
+            expected_version=version,
+            by=team_user,
+        )
+        return "signed"
 
-    threads = [threading.Thread(target=sign) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = [outcome if isinstance(outcome, str) else type(outcome).__name__ for outcome in at_once(sign, sign)]
     assert sorted(outcomes) == ["StaleVersion", "signed"]
     assert StatusChange.objects.filter(demand=demand, to_status=Status.TENTATIVE_AGREEMENT).count() == 1
     assert Demand.objects.get(pk=demand.pk).status == Status.TENTATIVE_AGREEMENT
