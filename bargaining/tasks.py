@@ -13,6 +13,7 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 
 from demands.services import embargoes_publish
 
@@ -50,9 +51,12 @@ def deliveries_sweep_and_enqueue(*, now: datetime.datetime | None = None) -> Swe
 def digest_sending_resume_and_enqueue() -> int | None:
     """Resume digest sending and sweep at once, enqueueing every pending delivery, so paused runs complete
     without waiting for the sweeper's next turn; returns how many were enqueued, None if sending was not paused."""
-    if digest_sending_resume() is None:
-        return None
-    return deliveries_sweep_and_enqueue().requeued
+    # One transaction: the beat's sweeper cannot take the rows made due between the resume and this sweep (and
+    # leave this count at 0); the batches are enqueued once it commits.
+    with transaction.atomic():
+        if digest_sending_resume() is None:
+            return None
+        return deliveries_sweep_and_enqueue().requeued
 
 
 @shared_task(acks_late=True)

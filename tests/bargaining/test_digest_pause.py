@@ -10,15 +10,18 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from bargaining import tasks
 from bargaining.digests import sending
 from bargaining.digests.periods import digest_period
 from bargaining.digests.planning import digest_plan
 from bargaining.digests.sending import deliveries_send
+from bargaining.digests.sweeping import deliveries_sweep
 from bargaining.models import Delivery, DigestRun, DigestSending
 from bargaining.selectors import digest_run_counts
 from bargaining.services import digest_sending_pause
 from bargaining.tasks import deliveries_sweep_and_enqueue, digest_plan_and_enqueue, digest_sending_resume_and_enqueue
 from demands.models import Status, StatusChange
+from tests.concurrency import at_once
 from tests.factories import DemandFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +126,25 @@ def test_pause_and_resume_twice_are_harmless_and_keep_the_first_pause(news, djan
         assert digest_sending_resume_and_enqueue() is None
     assert callbacks == []
     assert DigestSending.objects.get().paused is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_resume_counts_every_pending_delivery_though_the_sweeper_runs_in_between(news, monkeypatch):
+    """The beat's sweeper (another connection) sweeping right after the resume finds nothing due yet: the
+    resume and its own sweep are one transaction, so the count said is every pending delivery."""
+    MemberFactory.create_batch(3)
+    digest_plan(frequency="weekly")
+    digest_sending_pause()
+    resume, swept = tasks.digest_sending_resume, []
+
+    def resume_then_the_beats_sweep() -> int | None:
+        pending = resume()
+        swept.extend(at_once(lambda: deliveries_sweep().requeued))
+        return pending
+
+    monkeypatch.setattr(tasks, "digest_sending_resume", resume_then_the_beats_sweep)
+    assert digest_sending_resume_and_enqueue() == 3
+    assert swept == [0]
 
 
 def test_resume_without_any_pause_does_nothing():
