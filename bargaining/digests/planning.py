@@ -78,9 +78,9 @@ def _plan_deliveries(*, run: DigestRun, frequency: str, now: datetime.datetime) 
 
     Each member's previous end comes from one aggregate over reported deliveries joined to the
     members (no subquery per member, no sort); the database does it without a row in Python. Members
-    planned already are left out by an anti-join, not ON CONFLICT DO NOTHING (which inserts each row
-    speculatively, a fifth slower at 100,000): the caller holds the run's row lock, so no other planner
-    adds to this run meanwhile, and the unique (run, member) constraint stays the backstop.
+    planned already are left out by ON CONFLICT DO NOTHING, not by an anti-join against the deliveries:
+    on a table without statistics yet (a first run) the planner chose a nested loop whose inner scan
+    re-read every row the statement had inserted, and 30,000 members took 72 s (bench/README.md).
     """
     reported_sql, reported_params = _where(Delivery.objects.filter(REPORTED).exclude(run=run), alias="d")
     window_start, window_params = member_window_start_sql(previous_end="p.previous_end", run=run)
@@ -97,7 +97,7 @@ def _plan_deliveries(*, run: DigestRun, frequency: str, now: datetime.datetime) 
             GROUP BY d.member_id
         ) p ON p.member_id = m.id
         WHERE m.state = %s AND m.frequency = %s
-            AND NOT EXISTS (SELECT 1 FROM {delivery} x WHERE x.run_id = %s AND x.member_id = m.id)
+        ON CONFLICT (run_id, member_id) DO NOTHING
     """
     params = [
         run.pk,
@@ -108,7 +108,6 @@ def _plan_deliveries(*, run: DigestRun, frequency: str, now: datetime.datetime) 
         *reported_params,
         Member.State.ACTIVE,
         frequency,
-        run.pk,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -90,8 +90,7 @@ def test_planning_again_adds_only_members_not_planned_yet():
 
 @pytest.mark.django_db(transaction=True)
 def test_two_planners_at_once_plan_each_member_once():
-    """The run's row lock keeps the second planner waiting until the first commits; its anti-join then sees
-    the first's deliveries (and no unique-constraint error is raised)."""
+    """The run's row lock keeps the second planner waiting until the first commits; it then adds nobody."""
     digest_plan(frequency="weekly", now=NOW)  # the run exists: neither planner waits on creating it
     members = Member.objects.bulk_create(Member(email=f"member{i}@example.org") for i in range(3000))
     plans = at_once(*[lambda: digest_plan(frequency="weekly", now=NOW)] * 2)
