@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from demands.admin import SiteAdminMixin
 from demands.errors import ValidationFailed
 
-from .digests.preview import DigestReader, digest_next
+from .digests.preview import DigestReader, digest_next, preview_texts
 from .forms import MemberImportForm
 from .models import Delivery, DigestRun, DigestSending, Member
 from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse, members_import
@@ -280,7 +280,6 @@ class DigestRunAdmin(SiteAdminMixin, admin.ModelAdmin):
             digest_preview_send_to_me(request, DigestReader.of(member))
             return HttpResponseRedirect(request.get_full_path())
         preview = digest_next(reader=DigestReader.of(member)) if member is not None else None
-        shown = preview.shown() if preview is not None else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -288,8 +287,7 @@ class DigestRunAdmin(SiteAdminMixin, admin.ModelAdmin):
             "query": query,
             "member": member,
             "preview": preview,
-            "text": shown[0] if shown else "",
-            "html": shown[1] if shown else "",
+            **preview_texts(preview),
         }
         return TemplateResponse(request, "admin/bargaining/digestrun/preview.html", context)
 

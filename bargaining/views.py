@@ -22,7 +22,7 @@ from demands.services import session_create, session_outcomes_record, session_up
 from demands.views import add_domain_error, team_required
 
 from .digests.content import digest_changes_for
-from .digests.preview import DigestReader, digest_next, digest_next_send_test
+from .digests.preview import DigestReader, digest_next, digest_next_send_test, preview_texts
 from .digests.rendering import RenderedDigest, digest_render
 from .forms import DigestPreviewForm, OutcomeForm, PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
@@ -157,8 +157,7 @@ def digest_preview_view(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         messages.error(request, "Choose whose digest to send first.")
         return redirect(request.get_full_path())
-    shown = preview.shown() if preview is not None else None
-    context = {"form": form, "preview": preview, "text": shown[0] if shown else "", "html": shown[1] if shown else ""}
+    context = {"form": form, "preview": preview, **preview_texts(preview)}
     return render(request, "bargaining/digest_preview.html", context)
 
 

@@ -70,6 +70,12 @@ class NextDigest:
         return None if self.rendered is None else self.rendered.with_links(_site_links())
 
 
+def preview_texts(preview: NextDigest | None) -> dict[str, str]:
+    """The `text` and `html` a preview page shows (both empty when there is nothing to show)."""
+    shown = preview.shown() if preview is not None else None
+    return {"text": shown[0], "html": shown[1]} if shown else {"text": "", "html": ""}
+
+
 def _previous_end(reader: DigestReader) -> datetime.datetime | None:
     if reader.member is not None:
         ends = previous_digest_ends().filter(member=reader.member)
