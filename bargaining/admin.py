@@ -16,11 +16,11 @@ from demands.errors import ValidationFailed
 from .digests.preview import DigestReader, digest_next, preview_texts
 from .forms import MemberImportForm
 from .models import Delivery, DigestRun, DigestSending, Member
+from .preview_actions import digest_preview_send_to_me
 from .roster import CSV_COLUMNS, members_csv_lines, members_csv_parse, members_import
 from .selectors import digest_runs_counts
 from .services import digest_sending_pause, member_create, member_revoke_links, member_update
 from .tasks import digest_sending_resume_and_enqueue
-from .views import digest_preview_send_to_me
 
 # Rejected rows listed on the import page; the counts above them always cover every row.
 IMPORT_REPORT_ROWS_SHOWN = 500

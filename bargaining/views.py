@@ -22,11 +22,12 @@ from demands.services import session_create, session_outcomes_record, session_up
 from demands.views import add_domain_error, team_required
 
 from .digests.content import digest_changes_for
-from .digests.preview import DigestReader, digest_next, digest_next_send_test, preview_texts
+from .digests.preview import digest_next, preview_texts
 from .digests.rendering import RenderedDigest, digest_render
 from .forms import DigestPreviewForm, OutcomeForm, PreferencesForm, SessionForm
 from .links import delivery_links, member_preferences_path
 from .models import Delivery, Member
+from .preview_actions import digest_preview_send_to_me
 from .selectors import delivery_for_token, member_for_account, member_for_token
 from .services import member_set_preferences, member_unsubscribe
 from .tokens import PREFERENCES, UNSUBSCRIBE, LinkExpired
@@ -123,20 +124,6 @@ def digest(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid_link(request)  # nothing was sent: no email carries this link
     _text, html = rendered.with_links(delivery_links(delivery))
     return _private(HttpResponse(html))
-
-
-def digest_preview_send_to_me(request: HttpRequest, reader: DigestReader) -> None:
-    """ "Send this preview to me" (the team site's and the admin's): the reader's next digest to the signed-in
-    account's address, and a message saying what happened."""
-    try:
-        sent = digest_next_send_test(reader=reader, to=request.user.email)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        if sent:
-            messages.success(request, f"This preview went to {request.user.email}.")
-        else:
-            messages.warning(request, "Nothing new for this reader: no preview sent.")
 
 
 @team_required
