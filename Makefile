@@ -51,12 +51,14 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 # Lint, the import contracts and the type check (pyproject.toml), then the suite in a random order (pytest-randomly:
-# the seed is printed; `make test PYTEST_ARGS="-p randomly --randomly-seed=N"` replays an order).
+# the seed is printed; `make test PYTEST_ARGS="-p randomly --randomly-seed=N"` replays an order) on TEST_WORKERS
+# processes (pytest-xdist; each has its own test database and Redis db; TEST_WORKERS=0 runs it in one process).
+TEST_WORKERS ?= 2
 test: $(STAMP) $(NODE_STAMP) compilemessages | .env
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	DJANGO_DEBUG=1 $(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
