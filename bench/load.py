@@ -74,11 +74,18 @@ def _warm_up(port: int, slug: str) -> None:
             response.read()
 
 
-def run(*, users: int, seconds: int, cache: bool, database_url: str, redis_url: str) -> dict:
-    """One headless locust run against a fresh gunicorn; returns its aggregated figures."""
+def run(
+    *, users: int, seconds: int, cache: bool, database_url: str, redis_url: str, static_root: Path | None = None
+) -> dict:
+    """One headless locust run against a fresh gunicorn; returns its aggregated figures. Static files are
+    collected first, unless `static_root` names a folder where production's collectstatic already put them."""
     port = _free_port()
     env = _environment(database_url, redis_url, 600 if cache else 0)
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    if static_root is None:
+        collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
+        subprocess.run(collect, cwd=ROOT, env=env, check=True)
+    else:
+        env["DJANGO_STATIC_ROOT"] = str(static_root)
     server = subprocess.Popen(
         [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "3"],
         cwd=ROOT,
@@ -145,6 +152,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--cache", choices=["on", "off", "both"], default="both")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
+    parser.add_argument(
+        "--static-root", type=Path, help="serve the static files collected there already (skips collectstatic)"
+    )
     args = parser.parse_args(argv)
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.cache]
     runs = []
@@ -155,6 +165,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             cache=cache,
             database_url=args.database_url,
             redis_url=args.redis_url,
+            static_root=args.static_root,
         )
         runs.append(result)
         print(f"cache {'on' if cache else 'off'}: {args.users} visitors, {args.seconds} s", flush=True)

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -9,6 +10,7 @@ from django.utils import translation
 from demands.roles import MEMBERS_GROUP, TEAM_GROUP
 
 from . import factories
+from .production import collect_static
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -96,6 +98,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     patch.setattr(TransactionTestCase, "_fixture_teardown", _restore_migrated_rows)
     yield
     patch.undo()
+
+
+@pytest.fixture(scope="session")
+def production_static(tmp_path_factory) -> Path:
+    """The static files as production serves them, collected once per test process: collectstatic takes
+    about 40 s here, and the deployment, hostile-input and load tests all serve them."""
+    return collect_static(tmp_path_factory.mktemp("static"))
 
 
 def _group(name: str) -> Group:

@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from tests.production import PRODUCTION_ENV
 from tests.test_demo import free_port
-from tests.test_deployment import PRODUCTION_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -40,16 +40,8 @@ HOSTILE_BODIES = {
 }
 
 
-@pytest.fixture(scope="module")
-def static_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("static")
-    env = {**os.environ, **PRODUCTION_ENV, "DJANGO_STATIC_ROOT": str(root)}
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    return root
-
-
 @pytest.fixture
-def server(static_root, tmp_path):
+def server(production_static, tmp_path):
     """gunicorn on the test database, DJANGO_DEBUG unset: what production runs."""
     port = free_port()
     database = connection.settings_dict
@@ -58,7 +50,7 @@ def server(static_root, tmp_path):
     env.update(
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         DJANGO_SECURE_SSL_REDIRECT="0",
-        DJANGO_STATIC_ROOT=str(static_root),
+        DJANGO_STATIC_ROOT=str(production_static),
         DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
     )
     env.pop("DJANGO_DEBUG")
