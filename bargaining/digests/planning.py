@@ -27,21 +27,12 @@ def previous_digest_ends(*, exclude_run: DigestRun | None = None) -> QuerySet[De
     return deliveries.order_by("-run__window_end")
 
 
-def member_window_start(*, previous_end: datetime.datetime | None, run: DigestRun) -> datetime.datetime:
-    """Where a member's window in `run` starts: the end of their previous digest, else the run's default.
-
-    A previous digest ending after this run's end (a member who was on another frequency) leaves
-    this window empty, never overlapping what they already got.
-    """
-    if previous_end is None:
-        return run.window_start
-    return min(previous_end, run.window_end)
-
-
 def member_window_start_sql(*, previous_end: str, run: DigestRun) -> tuple[str, list[datetime.datetime]]:
-    """`member_window_start` as SQL over the column `previous_end`, for planning in one statement.
+    """Where a member's window in `run` starts, as SQL over the column `previous_end` (the end of their previous
+    reported digest), for planning in one statement: that end, else the run's default start.
 
-    (PostgreSQL's LEAST ignores NULL, hence the CASE.)
+    A previous digest ending after this run's end (a member who was on another frequency) leaves this window
+    empty, never overlapping what they already got. (PostgreSQL's LEAST ignores NULL, hence the CASE.)
     """
     return f"CASE WHEN {previous_end} IS NULL THEN %s ELSE LEAST({previous_end}, %s) END", [
         run.window_start,
