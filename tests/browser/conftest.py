@@ -27,7 +27,11 @@ def page(live_server) -> Iterator:
             "(.ci/run does), or point CHROMIUM_PATH at it. The browser tests never download a browser.",
             pytrace=False,
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Waits end as soon as the page is as expected; the limits are for a 2-core machine running two test
+    # workers, where Redoc once took more than the default 5 s to answer a search in its worker.
+    expect.set_options(timeout=15_000)
 
     # Playwright's sync API runs an event loop in this thread; Django would then refuse the tests' own
     # database calls as "async". They are plain synchronous test code, so allow them while it runs.
@@ -35,7 +39,7 @@ def page(live_server) -> Iterator:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(15_000)
         yield context.new_page()
         browser.close()
         # The test's own queries ran on connections opened inside that loop's context; close them here
