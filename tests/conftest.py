@@ -10,6 +10,7 @@ from django.utils import translation
 from demands.roles import MEMBERS_GROUP, TEAM_GROUP
 
 from . import factories
+from .database import restore_migrated_rows, snapshot_migrated_rows
 from .production import collect_static
 
 
@@ -47,55 +48,20 @@ def english_between_tests():
     translation.deactivate()
 
 
-SNAPSHOT_SCHEMA = "test_snapshot"
-
-
-def _restore_migrated_rows(test_case: TransactionTestCase) -> None:
-    """A transactional test's teardown: the database back as the migrations left it, in one transaction.
-
-    Django's own teardown empties every table with TRUNCATE and re-creates content types and permissions
-    under new ids (post_migrate), so the tests after it would find no groups or digest schedules; putting
-    its snapshot back row by row took about 1.7 s a test. Here every table is emptied with DELETE (cheaper
-    than TRUNCATE for the few rows a test makes; the foreign keys are deferred to COMMIT) and the rows the
-    migrations made are copied back from `SNAPSHOT_SCHEMA` (`django_db_setup` below). Sequences run on, as
-    in Django's flush between tests: the snapshot's rows keep their ids and the next row created takes a
-    new one.
-    """
-    from django.db import connections, transaction
-
-    for alias in test_case._databases_names(include_mirrors=False):
-        connection = connections[alias]
-        with transaction.atomic(using=alias), connection.cursor() as cursor:
-            quote = connection.ops.quote_name
-            for table in connection.introspection.django_table_names(only_existing=True, include_views=False):
-                cursor.execute(f"DELETE FROM {quote(table)}")
-            for table in connection._test_snapshot_tables:
-                cursor.execute(f"INSERT INTO {quote(table)} SELECT * FROM {SNAPSHOT_SCHEMA}.{quote(table)}")
-
-
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database as the migrations left it, with a copy of their rows (groups, permissions, digest
-    schedules) in `SNAPSHOT_SCHEMA`, which every transactional test's teardown puts back
-    (`_restore_migrated_rows`). The schema is outside the search path, so Django sees none of its tables.
-    On SQLite (no schemas; one migration test runs there, tests/test_migrations.py) Django's teardown stays."""
+    """The test database as the migrations left it, with a copy of their rows that every transactional test's
+    teardown puts back (tests/database.py). On SQLite (no schemas; one migration test runs there,
+    tests/test_migrations.py) Django's own teardown stays."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         yield
         return
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        quote = connection.ops.quote_name
-        cursor.execute(f"DROP SCHEMA IF EXISTS {SNAPSHOT_SCHEMA} CASCADE; CREATE SCHEMA {SNAPSHOT_SCHEMA}")
-        tables = []
-        for table in connection.introspection.django_table_names(only_existing=True, include_views=False):
-            cursor.execute(f"SELECT EXISTS (SELECT FROM {quote(table)})")
-            if cursor.fetchone()[0]:
-                cursor.execute(f"CREATE TABLE {SNAPSHOT_SCHEMA}.{quote(table)} AS TABLE {quote(table)}")
-                tables.append(table)
-        connection._test_snapshot_tables = tables
+    with django_db_blocker.unblock():
+        snapshot_migrated_rows(connection)
     patch = pytest.MonkeyPatch()
-    patch.setattr(TransactionTestCase, "_fixture_teardown", _restore_migrated_rows)
+    patch.setattr(TransactionTestCase, "_fixture_teardown", restore_migrated_rows)
     yield
     patch.undo()
 

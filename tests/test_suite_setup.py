@@ -12,7 +12,8 @@ from django_celery_beat.models import PeriodicTask
 
 from demands.models import Demand
 from demands.roles import TEAM_GROUP
-from tests.conftest import _restore_migrated_rows, pytest_configure
+from tests.conftest import pytest_configure
+from tests.database import restore_migrated_rows
 from tests.factories import DemandFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +58,7 @@ def test_a_transactional_tests_teardown_puts_back_what_the_migrations_made_and_n
     PeriodicTask.objects.update(enabled=False)
     made = DemandFactory()
 
-    _restore_migrated_rows(_TransactionalTest())
+    restore_migrated_rows(_TransactionalTest())
 
     assert migrated() == before
     assert not Demand.objects.exists()
