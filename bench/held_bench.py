@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.psql import psql
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 DATABASE = os.environ.get("BENCH_HELD_DATABASE", "bdt_bench_held")
@@ -73,13 +75,7 @@ def _environment() -> dict[str, str]:
 
 
 def _psql(sql: str, database: str = DATABASE) -> str:
-    out = subprocess.run(
-        ["psql", f"{SERVER}/{database}", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
+    return psql(f"{SERVER}/{database}", sql)
 
 
 def build() -> float:

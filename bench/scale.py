@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.psql import psql
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 # The checkout whose code the import and planning processes run (--code: e.g. main, for "before" figures).
@@ -71,13 +73,7 @@ def _setup_django() -> None:
 
 
 def _psql(sql: str, database: str = DATABASE) -> str:
-    out = subprocess.run(
-        ["psql", f"{SERVER}/{database}", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
+    return psql(f"{SERVER}/{database}", sql)
 
 
 BUILD_SQL = """
