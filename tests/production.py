@@ -15,14 +15,19 @@ PRODUCTION_ENV = {
 }
 
 
+def production_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without its DJANGO_ settings (the suite's DJANGO_DEBUG=1 among them), with
+    the production ones and `settings` on top."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    return {**env, **PRODUCTION_ENV, **settings}
+
+
 def collect_static(root: Path) -> Path:
     """`collectstatic` with production settings (hashed names, gzip and brotli copies) into `root`."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
-    env.update(PRODUCTION_ENV, DJANGO_STATIC_ROOT=str(root))
     result = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput"],
         cwd=ROOT,
-        env=env,
+        env=production_environment(DJANGO_STATIC_ROOT=str(root)),
         capture_output=True,
         text=True,
         timeout=300,

@@ -4,7 +4,6 @@ in the API's `{detail, code, errors}` shape under /api/ and as HTML for pages.""
 import contextlib
 import http.client
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from tests.production import PRODUCTION_ENV
+from tests.production import production_environment
 from tests.test_demo import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,9 +44,7 @@ def server(production_static, tmp_path):
     """gunicorn on the test database, DJANGO_DEBUG unset: what production runs."""
     port = free_port()
     database = connection.settings_dict
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
-    env.update(PRODUCTION_ENV)
-    env.update(
+    env = production_environment(
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         DJANGO_SECURE_SSL_REDIRECT="0",
         DJANGO_STATIC_ROOT=str(production_static),
