@@ -12,16 +12,13 @@ from demands.roles import MEMBERS_GROUP, TEAM_GROUP
 from . import factories
 from .database import restore_migrated_rows, snapshot_migrated_rows
 from .production import collect_static
+from .workers import worker_redis_url
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist (`make test` runs a worker per core) each worker has a Redis db of its own, as
-    pytest-django gives each a database of its own (test_bdt_gw0, test_bdt_gw1, ...): worker N takes the db
-    N below TEST_REDIS_URL's, so that its Celery worker, page cache and send limits see none of the other's."""
+    """Under pytest-xdist each worker has a Redis db of its own (`worker_redis_url`)."""
     worker = getattr(config, "workerinput", {}).get("workerid")
-    if worker:
-        base, _, db = os.environ["TEST_REDIS_URL"].rpartition("/")
-        os.environ["TEST_REDIS_URL"] = f"{base}/{int(db) - int(worker.removeprefix('gw'))}"
+    os.environ["TEST_REDIS_URL"] = worker_redis_url(os.environ["TEST_REDIS_URL"], worker)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

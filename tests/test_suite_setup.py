@@ -2,7 +2,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
@@ -12,9 +11,9 @@ from django_celery_beat.models import PeriodicTask
 
 from demands.models import Demand
 from demands.roles import TEAM_GROUP
-from tests.conftest import pytest_configure
 from tests.database import restore_migrated_rows
 from tests.factories import DemandFactory
+from tests.workers import worker_redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +39,7 @@ class _TransactionalTest(TransactionTestCase):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_transactional_tests_teardown_puts_back_what_the_migrations_made_and_nothing_else(django_db_setup):
+def test_a_transactional_tests_teardown_puts_back_what_the_migrations_made_and_nothing_else():
     """What the migrations made (groups, permissions, the digest schedules) comes back under the same ids;
     what the test made and changed is gone; the next row created takes a new id."""
 
@@ -66,7 +65,5 @@ def test_a_transactional_tests_teardown_puts_back_what_the_migrations_made_and_n
 
 
 @pytest.mark.parametrize(("worker", "db"), [(None, 15), ("gw0", 15), ("gw1", 14)])
-def test_each_xdist_worker_has_a_redis_db_of_its_own(monkeypatch, worker, db):
-    monkeypatch.setenv("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    pytest_configure(SimpleNamespace(workerinput={"workerid": worker} if worker else {}))
-    assert os.environ["TEST_REDIS_URL"] == f"redis://127.0.0.1:6379/{db}"
+def test_each_xdist_worker_has_a_redis_db_of_its_own(worker, db):
+    assert worker_redis_url("redis://127.0.0.1:6379/15", worker) == f"redis://127.0.0.1:6379/{db}"
